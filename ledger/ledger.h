@@ -1,0 +1,138 @@
+// The ledger of one node: the block chain, the Merkle log of accepted events, the state machine
+// that turns agreed block bodies into blocks, and the materialized view that answers queries.
+//
+// apply() is the state machine (DESIGN.md decision 4): given the same blocks in the same order
+// every node computes the same receipts, roots and view. Each block is written as ONE atomic
+// RocksDB WriteBatch (chain, events, index, Merkle nodes, view and applied head together), so a
+// crash leaves the view neither ahead of nor behind the chain.
+//
+// Threads: apply() and apply_block() from one thread at a time. Queries may run concurrently
+// with them from any thread; each sees the ledger before or after a whole block.
+#pragma once
+
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "base/status.h"
+#include "ledger/consortium.h"
+#include "ledger/crypto.h"
+#include "ledger/db.h"
+#include "ledger/merkle.h"
+#include "ledger/validation.h"
+#include "proto/ledger.pb.h"
+
+namespace ledger {
+
+namespace v1 = credledger::v1;
+
+struct LedgerOptions {
+  // fsync every block write. Off only for benchmarks of apply itself and for tests.
+  bool sync_writes = true;
+};
+
+struct EventRecord {
+  v1::SignedEvent signed_event;
+  v1::EventLocation location;          // height, index and receipt
+  std::optional<v1::ViewEntry> entry;  // accepted events: as the view keeps it now
+};
+
+struct ViewPage {
+  std::vector<v1::ViewEntry> entries;
+  std::string next_page_token;  // empty: no more
+};
+
+class Ledger {
+ public:
+  // Opens the ledger in `db`, writing block 0 if the database is new.
+  // kInvalidArgument if the database was created for another genesis.
+  static base::Result<std::unique_ptr<Ledger>> open(Database& db,
+                                                    std::shared_ptr<const Consortium> consortium,
+                                                    LedgerOptions options = {});
+  ~Ledger();
+
+  const Consortium& consortium() const { return *consortium_; }
+
+  // The applied head (highest block) and its hash.
+  v1::BlockHeader head() const;
+  Hash head_hash() const;
+
+  // ---- state machine ----
+
+  // Validates and applies the next block body, returning the block it became (header, events,
+  // receipts). `signatures`, if given, holds the caller's verification result per event (a
+  // worker pool verified them); otherwise apply() verifies. The block timestamp is
+  // max(body.timestamp_ms, head timestamp): it never decreases. Rejected events stay in the
+  // block with their reason; they are not leaves of the Merkle log.
+  // Errors are storage errors only (kIOError, kCorruption, kBusy for a full disk); on error
+  // nothing was written and the ledger is unchanged.
+  base::Result<v1::Block> apply(const v1::BlockBody& body,
+                                const std::vector<SignatureState>* signatures = nullptr);
+
+  // Applies a block made by another node (block sync, rebuild): re-runs the state machine on its
+  // body and checks that every header field and receipt comes out the same. kCorruption naming
+  // the first field that differs; kInvalidArgument if it is not the next height. On error
+  // nothing is written.
+  base::Status apply_block(const v1::Block& block,
+                           const std::vector<SignatureState>* signatures = nullptr);
+
+  // ---- chain ----
+
+  base::Result<v1::BlockHeader> header(uint64_t height) const;
+  // The whole block, checked on read: events must hash to the header's events root and the
+  // header must link to its parent. kCorruption otherwise, naming the height.
+  base::Result<v1::Block> block(uint64_t height) const;
+
+  // ---- events and proofs ----
+
+  // kNotFound if no event with that id was ever in a block.
+  base::Result<EventRecord> event(const std::string& event_id) const;
+  // The accepted event that is leaf `sequence` of the Merkle log.
+  base::Result<v1::SignedEvent> event_at_sequence(uint64_t sequence) const;
+  const MerkleNodeReader& merkle() const;
+
+  // ---- view ----
+
+  // Status of a subject at as_of_ms (Unix ms), with score, grade and explanation.
+  base::Result<v1::SubjectStatus> status(const v1::Subject& subject, int64_t as_of_ms) const;
+  // A subject's accepted events in sequence order.
+  base::Result<ViewPage> history(const v1::Subject& subject, const std::string& page_token,
+                                 size_t limit) const;
+  // Blacklist entries of a sector active at as_of_ms, ordered by subject then sequence.
+  base::Result<ViewPage> blacklist(v1::Sector sector, int64_t as_of_ms,
+                                   const std::string& page_token, size_t limit) const;
+
+ private:
+  class MerkleReader;
+  struct Overlay;
+
+  Ledger(Database& db, std::shared_ptr<const Consortium> consortium, LedgerOptions options);
+  base::Status load();
+  base::Result<v1::Block> build_block(const v1::BlockBody& body,
+                                      const std::vector<SignatureState>* signatures,
+                                      rocksdb::WriteBatch& batch, MerkleFrontier& frontier) const;
+  base::Result<std::optional<v1::EventLocation>> find_location(const std::string& key) const;
+  base::Result<std::optional<v1::ViewEntry>> read_view_entry(const std::string& key) const;
+  base::Status write(rocksdb::WriteBatch& batch, const std::string& what);
+
+  Database& db_;
+  std::shared_ptr<const Consortium> consortium_;
+  LedgerOptions options_;
+  rocksdb::ColumnFamilyHandle* blocks_cf_;
+  rocksdb::ColumnFamilyHandle* events_cf_;
+  rocksdb::ColumnFamilyHandle* index_cf_;
+  rocksdb::ColumnFamilyHandle* merkle_cf_;
+  rocksdb::ColumnFamilyHandle* view_cf_;
+  rocksdb::ColumnFamilyHandle* meta_cf_;
+  std::unique_ptr<MerkleReader> merkle_reader_;
+
+  // Owned by the applying thread; read by queries under head_mutex_.
+  MerkleFrontier frontier_;
+  mutable std::mutex head_mutex_;
+  v1::BlockHeader head_;  // GUARDED_BY(head_mutex_)
+  Hash head_hash_{};      // GUARDED_BY(head_mutex_)
+};
+
+}  // namespace ledger
