@@ -27,8 +27,9 @@ base::Result<std::unique_ptr<Database>> Database::open(const std::string& path,
   db_options.create_if_missing = options.create_if_missing;
   db_options.create_missing_column_families = true;
   db_options.max_background_jobs = 2;
-  // A torn write at the end of the WAL is a crash mid-write: drop it, keep what synced.
-  db_options.wal_recovery_mode = rocksdb::WALRecoveryMode::kPointInTimeRecovery;
+  // A torn record at the end of the WAL is a crash mid-write: drop it. Damage anywhere else
+  // fails the open instead of quietly dropping synced, acknowledged writes after it.
+  db_options.wal_recovery_mode = rocksdb::WALRecoveryMode::kTolerateCorruptedTailRecords;
 
   rocksdb::BlockBasedTableOptions table;
   table.block_cache = rocksdb::NewLRUCache(options.block_cache_bytes);
