@@ -157,9 +157,18 @@ base::Status Ledger::load() {
     return base::Status::corruption("stored merkle nodes do not give the root of block " +
                                     std::to_string(head.height()));
   }
+  std::string cursor;
+  uint64_t cursor_value = 0;
+  s = db_.db()->Get(rocksdb::ReadOptions(), meta_cf_, internal::kMetaCursor, &cursor);
+  if (!s.IsNotFound()) {
+    RETURN_IF_ERROR(from_rocks(s, "read log position"));
+    if (cursor.size() != 8) return base::Status::corruption("stored log position is malformed");
+    cursor_value = get_u64(cursor);
+  }
   std::lock_guard<std::mutex> lock(head_mutex_);
   head_ = std::move(head);
   head_hash_ = hash;
+  cursor_ = cursor_value;
   return base::Status::ok();
 }
 
@@ -195,7 +204,7 @@ base::Result<std::optional<v1::ViewEntry>> Ledger::read_view_entry(const std::st
 
 base::Result<v1::Block> Ledger::build_block(const v1::BlockBody& body,
                                             const std::vector<SignatureState>* signatures,
-                                            rocksdb::WriteBatch& batch,
+                                            uint64_t log_index, rocksdb::WriteBatch& batch,
                                             MerkleFrontier& frontier) const {
   LEDGER_ASSERT(signatures == nullptr ||
                 signatures->size() == static_cast<size_t>(body.events_size()));
@@ -385,27 +394,54 @@ base::Result<v1::Block> Ledger::build_block(const v1::BlockBody& body,
   v1::Block stored;
   *stored.mutable_header() = header;
   *stored.mutable_receipts() = block.receipts();
+  stored.set_log_index(log_index);
+  block.set_log_index(log_index);
   batch.Put(blocks_cf_, block_key(height), stored.SerializeAsString());
   batch.Put(meta_cf_, internal::kMetaHead, header.SerializeAsString());
   return block;
 }
 
 base::Result<v1::Block> Ledger::apply(const v1::BlockBody& body,
-                                      const std::vector<SignatureState>* signatures) {
+                                      const std::vector<SignatureState>* signatures,
+                                      std::optional<uint64_t> log_index) {
   rocksdb::WriteBatch batch;
   MerkleFrontier frontier = frontier_;
-  ASSIGN_OR_RETURN(v1::Block block, build_block(body, signatures, batch, frontier));
+  ASSIGN_OR_RETURN(v1::Block block,
+                   build_block(body, signatures, log_index.value_or(0), batch, frontier));
   ASSIGN_OR_RETURN(Hash hash, block_hash(block.header()));
+  if (log_index) {
+    std::string value;
+    put_u64(value, *log_index);
+    batch.Put(meta_cf_, internal::kMetaCursor, value);
+  }
   RETURN_IF_ERROR(write(batch, "write block " + std::to_string(block.header().height())));
   frontier_ = std::move(frontier);
   std::lock_guard<std::mutex> lock(head_mutex_);
   head_ = block.header();
   head_hash_ = hash;
+  if (log_index) cursor_ = *log_index;
   return block;
 }
 
+uint64_t Ledger::cursor() const {
+  std::lock_guard<std::mutex> lock(head_mutex_);
+  return cursor_;
+}
+
+base::Status Ledger::set_cursor(uint64_t log_index) {
+  std::string value;
+  put_u64(value, log_index);
+  RETURN_IF_ERROR(from_rocks(db_.db()->Put(rocksdb::WriteOptions(), meta_cf_, internal::kMetaCursor,
+                                           value),
+                             "record log position"));
+  std::lock_guard<std::mutex> lock(head_mutex_);
+  cursor_ = log_index;
+  return base::Status::ok();
+}
+
 base::Status Ledger::apply_block(const v1::Block& block,
-                                 const std::vector<SignatureState>* signatures) {
+                                 const std::vector<SignatureState>* signatures,
+                                 uint64_t log_index) {
   const v1::BlockHeader& want = block.header();
   const uint64_t next = head().height() + 1;
   if (want.height() != next) {
@@ -418,7 +454,7 @@ base::Status Ledger::apply_block(const v1::Block& block,
   *body.mutable_events() = block.events();
   rocksdb::WriteBatch batch;
   MerkleFrontier frontier = frontier_;
-  ASSIGN_OR_RETURN(v1::Block got, build_block(body, signatures, batch, frontier));
+  ASSIGN_OR_RETURN(v1::Block got, build_block(body, signatures, log_index, batch, frontier));
   const v1::BlockHeader& have = got.header();
   const std::string at = "block " + std::to_string(want.height()) + ": ";
   auto mismatch = [&](const char* field, const std::string& expected, const std::string& found) {

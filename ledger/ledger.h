@@ -68,15 +68,28 @@ class Ledger {
   // block with their reason; they are not leaves of the Merkle log.
   // Errors are storage errors only (kIOError, kCorruption, kBusy for a full disk); on error
   // nothing was written and the ledger is unchanged.
+  //
+  // log_index, if given, is the owner's position in its replicated log (the Raft index of the
+  // entry this block came from); it is recorded in the same atomic write as the block, so after
+  // a crash cursor() says exactly which entries are already in the ledger.
   base::Result<v1::Block> apply(const v1::BlockBody& body,
-                                const std::vector<SignatureState>* signatures = nullptr);
+                                const std::vector<SignatureState>* signatures = nullptr,
+                                std::optional<uint64_t> log_index = std::nullopt);
+
+  // The owner's log position recorded with the last block (or by set_cursor); 0 if none.
+  uint64_t cursor() const;
+  // Records a log position that produced no block (an empty or membership entry). Not synced:
+  // losing it only means the owner skips that entry again after a restart.
+  base::Status set_cursor(uint64_t log_index);
 
   // Applies a block made by another node (block sync, rebuild): re-runs the state machine on its
   // body and checks that every header field and receipt comes out the same. kCorruption naming
   // the first field that differs; kInvalidArgument if it is not the next height. On error
   // nothing is written.
+  // log_index is recorded with the block like apply()'s (0 = none).
   base::Status apply_block(const v1::Block& block,
-                           const std::vector<SignatureState>* signatures = nullptr);
+                           const std::vector<SignatureState>* signatures = nullptr,
+                           uint64_t log_index = 0);
 
   // ---- chain ----
 
@@ -112,7 +125,8 @@ class Ledger {
   base::Status load();
   base::Result<v1::Block> build_block(const v1::BlockBody& body,
                                       const std::vector<SignatureState>* signatures,
-                                      rocksdb::WriteBatch& batch, MerkleFrontier& frontier) const;
+                                      uint64_t log_index, rocksdb::WriteBatch& batch,
+                                      MerkleFrontier& frontier) const;
   base::Result<std::optional<v1::EventLocation>> find_location(const std::string& key) const;
   base::Result<std::optional<v1::ViewEntry>> read_view_entry(const std::string& key) const;
   base::Status write(rocksdb::WriteBatch& batch, const std::string& what);
@@ -133,6 +147,7 @@ class Ledger {
   mutable std::mutex head_mutex_;
   v1::BlockHeader head_;  // GUARDED_BY(head_mutex_)
   Hash head_hash_{};      // GUARDED_BY(head_mutex_)
+  uint64_t cursor_ = 0;   // GUARDED_BY(head_mutex_)
 };
 
 }  // namespace ledger

@@ -78,5 +78,7 @@ inline std::string blacklist_prefix(v1::Sector sector) {
 // meta: "genesis" -> genesis state root; "head" -> BlockHeader of the applied head
 constexpr std::string_view kMetaGenesis = "genesis";
 constexpr std::string_view kMetaHead = "head";
+// meta: "cursor" -> u64 log index of the owner's replicated log (node/: the Raft index)
+constexpr std::string_view kMetaCursor = "cursor";
 
 }  // namespace ledger::internal

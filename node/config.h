@@ -1,0 +1,83 @@
+// credd's configuration: one TOML file per node (deploy/node.example.toml shows every key).
+//
+// Every bound the node enforces (batch sizes, queue depths, message sizes, timeouts) is a named
+// field here, checked by validate() at startup so that a bad value stops the node with a clear
+// message instead of misbehaving later.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <string>
+
+#include "base/status.h"
+
+namespace node {
+
+struct TlsConfig {
+  std::string ca_file;    // consortium CA: verifies peers' and clients' certificates
+  std::string cert_file;  // this node's certificate (CN "node:<id>")
+  std::string key_file;
+  // Development only, on 127.0.0.1: no TLS, roles taken from the x-credledger-role header.
+  bool insecure_plaintext = false;
+};
+
+struct RaftConfig {
+  uint64_t tick_ms = 100;
+  uint64_t election_ticks = 10;
+  uint64_t heartbeat_ticks = 1;
+  uint64_t max_inflight_msgs = 256;
+  uint64_t max_size_per_msg_bytes = 4ULL << 20;
+  uint64_t max_uncommitted_bytes = 256ULL << 20;
+  // Compact the Raft log automatically once this many entries are applied beyond the last
+  // compaction point (0 = only on operator command).
+  uint64_t auto_compact_entries = 100000;
+};
+
+struct BatchConfig {
+  // A leader groups pending events into one Raft entry (one block) bounded by count, bytes and
+  // delay, whichever comes first.
+  uint64_t max_events = 2000;
+  uint64_t max_bytes = 2ULL << 20;
+  uint64_t max_delay_us = 2000;
+  // Entries proposed but not yet committed before Submit answers RESOURCE_EXHAUSTED.
+  uint64_t max_pending_events = 100000;
+};
+
+struct LimitsConfig {
+  uint64_t grpc_max_message_bytes = 16ULL << 20;
+  uint64_t max_events_per_submit = 1000;
+  uint64_t max_subjects_per_check = 1000;
+  uint64_t submit_timeout_ms = 10000;  // a submit not committed by then answers UNAVAILABLE
+  uint64_t verify_threads = 0;         // 0 = number of cores
+  uint64_t max_watchers = 10000;
+};
+
+struct NodeConfig {
+  uint64_t node_id = 0;
+  std::string data_dir;
+  std::string genesis_file;
+  std::string agency_key_file;  // the node's agency signing key (checkpoints)
+  std::string listen;           // host:port for clients and peers (gRPC)
+  std::string metrics_listen;   // host:port for Prometheus text metrics; empty = off
+  std::string access_log;       // file recording queries about individuals; default data_dir
+  std::string log_level = "info";
+  // Initial voters and their addresses (id -> host:port). Must include this node if it is a
+  // founding member; a node that joins later lists the current members and sets join = true.
+  std::map<uint64_t, std::string> peers;
+  bool join = false;
+  TlsConfig tls;
+  RaftConfig raft;
+  BatchConfig batch;
+  LimitsConfig limits;
+
+  base::Status validate() const;
+};
+
+// kInvalidArgument naming the file, key and problem.
+base::Result<NodeConfig> load_config(const std::string& path);
+base::Result<NodeConfig> parse_config(const std::string& toml_text, const std::string& origin);
+
+// "127.0.0.1:7001" -> host, port; kInvalidArgument otherwise.
+base::Status check_host_port(const std::string& address, const std::string& what);
+
+}  // namespace node

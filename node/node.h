@@ -1,0 +1,201 @@
+// credd: one agency node. Raft and the ledger joined, served over gRPC.
+//
+// Threads and ownership:
+//   - the loop thread (one Asio io_context) owns the Raft core, its log storage, the chain head,
+//     the proposal batch, the submit waiters and pending reads; nothing else touches them;
+//   - a verify pool checks signatures and static rules of submitted events before they reach
+//     the loop, and of block events on followers before apply;
+//   - gRPC handler threads only read the ledger (RocksDB is thread-safe and each block is one
+//     atomic write) or post work to the loop;
+//   - the peer transport has one sender thread per peer.
+// The loop handles each Raft Ready in the order consensus/raft.h requires: persist (synced),
+// send, apply, advance.
+#pragma once
+
+#include <utility>  // before Asio: its C++20 headers use std::exchange
+
+#include <boost/asio.hpp>
+
+#include <chrono>
+#include <deque>
+#include <functional>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <set>
+#include <string>
+#include <thread>
+#include <unordered_map>
+#include <vector>
+
+#include "consensus/raft.h"
+#include "consensus/rocks_log_storage.h"
+#include "ledger/consortium.h"
+#include "ledger/db.h"
+#include "ledger/ledger.h"
+#include "node/auth.h"
+#include "node/config.h"
+#include "node/metrics.h"
+#include "node/transport.h"
+#include "proto/api.grpc.pb.h"
+
+namespace node {
+
+namespace v1 = credledger::v1;
+
+// One Submit call in flight. `done` is called exactly once, from any thread.
+struct SubmitCall {
+  Caller caller;
+  std::vector<v1::SignedEvent> events;
+  std::vector<ledger::StaticCheck> checks;
+  std::vector<ledger::Hash> hashes;
+  std::vector<std::optional<v1::Receipt>> receipts;
+  size_t pending = 0;
+  std::chrono::steady_clock::time_point started;
+  std::chrono::steady_clock::time_point deadline;
+  std::function<void(const grpc::Status&, std::vector<v1::Receipt>)> done;
+  bool finished = false;  // loop thread only, once the call reached the loop
+};
+
+// Watches one subject; the service implements it over a gRPC server stream.
+class SubjectWatcher {
+ public:
+  virtual ~SubjectWatcher() = default;
+  // Called from the loop thread after a block that touched the subject.
+  virtual void changed() = 0;
+};
+
+class Node {
+ public:
+  static base::Result<std::unique_ptr<Node>> create(NodeConfig config);
+  ~Node();
+
+  // Binds the gRPC server and starts the loop. kUnavailable if the address is taken.
+  base::Status start();
+  // Graceful: stops accepting calls, finishes the loop, closes the database.
+  void stop();
+  // Blocks until stop() (or a fatal error) ends the node.
+  void wait();
+
+  // ---- for the services (any thread) ----
+  const NodeConfig& config() const { return config_; }
+  const ledger::Ledger& ledger() const { return *ledger_; }
+  const ledger::Consortium& consortium() const { return *consortium_; }
+  Metrics& metrics() { return metrics_; }
+  bool insecure() const { return config_.tls.insecure_plaintext; }
+  Caller caller_of(const grpc::ServerContextBase& context) const {
+    return node::caller_of(context, insecure());
+  }
+
+  void submit(std::shared_ptr<SubmitCall> call);
+  // Calls then(ok) on the loop thread once a local read reflects every write committed before
+  // this call (ReadIndex). Not leader: then(kNotLeader) and the caller forwards to leader().
+  void after_read_index(std::function<void(const base::Status&)> then);
+  // The leader's id (0 if unknown) and a channel to it (null if unknown or this node).
+  consensus::NodeId leader() const { return leader_id_.load(); }
+  std::shared_ptr<grpc::Channel> channel_to(consensus::NodeId id) const;
+  std::shared_ptr<grpc::ChannelCredentials> peer_credentials() const { return peer_credentials_; }
+
+  void cluster_status(std::function<void(v1::ClusterStatusResponse)> then);
+  enum class AdminOp { kAddLearner, kPromote, kRemove, kTransfer, kCompact };
+  void admin(AdminOp op, consensus::NodeId id, std::string address,
+             std::function<void(const base::Status&, std::string)> then);
+
+  // Raft messages from a peer's stream.
+  void deliver(std::vector<consensus::Message> messages);
+  // A leader asks this node to catch up by block sync (runs on a helper thread).
+  void catch_up(v1::CatchUpRequest request, std::function<void(v1::CatchUpResponse)> then);
+
+  // Watchers of a subject; false if max_watchers is reached.
+  bool add_watcher(const v1::Subject& subject, SubjectWatcher* watcher);
+  void remove_watcher(const v1::Subject& subject, SubjectWatcher* watcher);
+
+  // Queries about individuals are recorded (who, when, which subject) for auditors.
+  void record_access(const Caller& caller, const std::string& method, const v1::Subject& subject);
+  base::Result<std::vector<v1::AccessRecord>> access_log(uint64_t after, uint32_t limit) const;
+
+  // Wall clock in ms: the leader's block timestamps and "now" for as-of queries.
+  static int64_t now_ms();
+
+ private:
+  explicit Node(NodeConfig config);
+  base::Status open();
+
+  // ---- loop thread ----
+  void schedule_ready();
+  void process_ready();
+  void on_tick();
+  void apply_entry(const consensus::Entry& entry);
+  void apply_block_entry(const consensus::Entry& entry, const v1::BlockBody& body);
+  void on_block_applied(const v1::Block& block, const v1::BlockBody& body);
+  void on_submit_verified(std::shared_ptr<SubmitCall> call);
+  void forward_submit(std::shared_ptr<SubmitCall> call, consensus::NodeId leader);
+  void flush_batch();
+  void fail_call(const std::shared_ptr<SubmitCall>& call, const grpc::Status& status);
+  void finish_call(const std::shared_ptr<SubmitCall>& call);
+  void on_leadership_change(bool is_leader);
+  void serve_ready_reads();
+  void start_catch_up(const consensus::CatchUp& catch_up);
+  base::Status compact_log(uint64_t index);
+  void maybe_auto_compact();
+  void update_peers(const consensus::Membership& membership);
+  void fatal(const std::string& what, const base::Status& status);
+  std::vector<ledger::SignatureState> verify_block_signatures(const v1::BlockBody& body);
+  void persist_address(consensus::NodeId id, const std::string& address);
+
+  NodeConfig config_;
+  std::shared_ptr<const ledger::Consortium> consortium_;
+  std::unique_ptr<ledger::Database> db_;
+  std::unique_ptr<ledger::Ledger> ledger_;
+  std::unique_ptr<consensus::RocksLogStorage> storage_;
+  std::unique_ptr<consensus::SplitMix64Rng> rng_;
+  std::unique_ptr<consensus::Raft> raft_;
+  std::shared_ptr<grpc::ChannelCredentials> peer_credentials_;
+  std::unique_ptr<PeerTransport> transport_;
+  Metrics metrics_;
+  MetricsServer metrics_server_{metrics_};
+
+  boost::asio::io_context loop_;
+  boost::asio::executor_work_guard<boost::asio::io_context::executor_type> loop_work_;
+  boost::asio::steady_timer tick_timer_;
+  boost::asio::steady_timer batch_timer_;
+  std::unique_ptr<boost::asio::thread_pool> verify_pool_;
+  std::thread loop_thread_;
+  std::unique_ptr<grpc::Server> server_;
+  std::vector<std::unique_ptr<grpc::Service>> services_;
+  std::atomic<consensus::NodeId> leader_id_{0};
+  std::atomic<bool> stopped_{false};
+  std::mutex stop_mu_;
+  std::condition_variable stop_cv_;
+
+  // Loop-thread state.
+  bool ready_scheduled_ = false;
+  bool is_leader_ = false;
+  bool batch_timer_armed_ = false;
+  std::vector<v1::SignedEvent> batch_;
+  uint64_t batch_bytes_ = 0;
+  // event_id -> hash of events proposed by this leader and not yet applied.
+  std::unordered_map<std::string, ledger::Hash> inflight_;
+  // Hashes whose signature this node verified before proposing: apply need not verify again.
+  std::set<ledger::Hash> verified_;
+  struct Waiter {
+    std::shared_ptr<SubmitCall> call;
+    size_t index;
+  };
+  std::unordered_map<std::string, std::vector<Waiter>> waiters_;
+  std::deque<std::shared_ptr<SubmitCall>> calls_;  // for deadlines
+  uint64_t read_counter_ = 0;
+  std::map<std::string, std::function<void(const base::Status&)>> reads_waiting_index_;
+  std::multimap<uint64_t, std::function<void(const base::Status&)>> reads_waiting_apply_;
+  std::set<consensus::NodeId> catching_up_;
+  std::map<consensus::NodeId, std::string> directory_;  // every member's address ever learned
+  uint64_t compaction_height_ = 0;
+
+  mutable std::mutex watch_mu_;
+  std::map<std::string, std::set<SubjectWatcher*>> watchers_;  // GUARDED_BY(watch_mu_)
+  size_t watcher_count_ = 0;                                    // GUARDED_BY(watch_mu_)
+  std::atomic<uint64_t> access_sequence_{0};
+};
+
+}  // namespace node

@@ -1,0 +1,765 @@
+#include "node/services.h"
+
+#include <spdlog/spdlog.h>
+
+#include "ledger/validation.h"
+#include "node/node.h"
+
+namespace node {
+namespace {
+
+using grpc::CallbackServerContext;
+using grpc::ServerUnaryReactor;
+using grpc::Status;
+using grpc::StatusCode;
+
+Status to_grpc(const base::Status& s) {
+  if (s.is_ok()) return Status::OK;
+  StatusCode code = StatusCode::INTERNAL;
+  switch (s.code()) {
+    case base::Code::kOk: code = StatusCode::OK; break;
+    case base::Code::kNotFound: code = StatusCode::NOT_FOUND; break;
+    case base::Code::kInvalidArgument: code = StatusCode::INVALID_ARGUMENT; break;
+    case base::Code::kCorruption: code = StatusCode::DATA_LOSS; break;
+    case base::Code::kIOError: code = StatusCode::INTERNAL; break;
+    case base::Code::kNotLeader: code = StatusCode::UNAVAILABLE; break;
+    case base::Code::kBusy: code = StatusCode::RESOURCE_EXHAUSTED; break;
+    case base::Code::kUnavailable: code = StatusCode::UNAVAILABLE; break;
+  }
+  return Status(code, s.message());
+}
+
+bool is_individual(const v1::Subject& s) {
+  return s.kind() == v1::INDIVIDUAL || s.kind() == v1::PROFESSIONAL;
+}
+
+Status permission_denied(const Caller& caller, const std::string& what) {
+  return Status(StatusCode::PERMISSION_DENIED,
+                "caller " + caller.to_string() + " may not " + what);
+}
+
+// Who may read about a subject. Data about individuals needs an authorized role (and is
+// access-logged by the caller of this function).
+Status authorize_subject(const Caller& caller, const v1::Subject& subject) {
+  if (!is_individual(subject)) return Status::OK;
+  switch (caller.role) {
+    case Role::kAgency:
+    case Role::kAuditor:
+    case Role::kRelyingParty:
+    case Role::kNode:
+      return Status::OK;
+    default:
+      return permission_denied(caller, "query individuals (needs an agency, auditor or "
+                                       "relying-party certificate)");
+  }
+}
+
+Status check_subject_arg(const v1::Subject& subject) {
+  if (auto bad = ledger::check_subject(subject)) {
+    return Status(StatusCode::INVALID_ARGUMENT, bad->message);
+  }
+  return Status::OK;
+}
+
+// Public callers see what may be published: active blacklist entries with legal basis and
+// expiry, and whether the subject is blacklisted. Nothing else.
+void redact_for_public(v1::SubjectStatus& s) {
+  s.clear_active_penalties();
+  s.clear_commendations();
+  s.clear_ratings();
+  s.clear_explanation();
+  s.clear_disputed_event_ids();
+  s.clear_score();
+  s.clear_grade();
+  s.clear_event_count();
+  for (v1::ViewEntry& e : *s.mutable_blacklist_entries()) {
+    e.clear_summary();
+    e.clear_disputes();
+  }
+}
+
+void present(const Caller& caller, v1::SubjectStatus& s) {
+  if (caller.role == Role::kPublic) redact_for_public(s);
+}
+
+void add_node_identity(grpc::ClientContext& context, const Node& node) {
+  if (node.insecure()) {
+    context.AddMetadata("x-credledger-role", "node:" + std::to_string(node.config().node_id));
+  }
+}
+
+Status leader_unknown() {
+  return Status(StatusCode::UNAVAILABLE, "no leader elected yet; retry shortly");
+}
+
+// Sends a unary call to the leader and finishes `reactor` with its answer (after `post`).
+template <typename Request, typename Response, typename Invoke, typename Post>
+void forward_to_leader(Node& node, ServerUnaryReactor* reactor, const Request& request,
+                       Response* response, Invoke invoke, Post post) {
+  const consensus::NodeId leader = node.leader();
+  auto channel = node.channel_to(leader);
+  if (!channel) {
+    reactor->Finish(leader_unknown());
+    return;
+  }
+  struct Call {
+    grpc::ClientContext context;
+    Request request;
+  };
+  auto call = std::make_shared<Call>();
+  call->request = request;
+  add_node_identity(call->context, node);
+  call->context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(10));
+  invoke(channel, &call->context, &call->request, response,
+         [call, reactor, post, response](Status status) {
+           if (status.ok()) post(*response);
+           reactor->Finish(status);
+         });
+}
+
+// ---------------------------------------------------------------------------------------------
+
+class LedgerServiceImpl final : public v1::LedgerService::CallbackService {
+ public:
+  explicit LedgerServiceImpl(Node& node) : node_(node) {}
+
+  ServerUnaryReactor* Submit(CallbackServerContext* context, const v1::SubmitRequest* request,
+                             v1::SubmitResponse* response) override {
+    auto* reactor = context->DefaultReactor();
+    const Caller caller = node_.caller_of(*context);
+    if (caller.role != Role::kAgency && caller.role != Role::kNode) {
+      reactor->Finish(permission_denied(caller, "submit events (needs an agency certificate)"));
+      return reactor;
+    }
+    if (request->events_size() == 0) {
+      reactor->Finish(Status(StatusCode::INVALID_ARGUMENT, "no events in the request"));
+      return reactor;
+    }
+    if (static_cast<uint64_t>(request->events_size()) > node_.config().limits.max_events_per_submit) {
+      reactor->Finish(Status(StatusCode::RESOURCE_EXHAUSTED,
+                             "at most " + std::to_string(node_.config().limits.max_events_per_submit) +
+                                 " events per Submit; got " + std::to_string(request->events_size())));
+      return reactor;
+    }
+    // An agency submits only what its own keys signed (the signature is checked later).
+    if (caller.role == Role::kAgency) {
+      for (int i = 0; i < request->events_size(); ++i) {
+        const auto* key = node_.consortium().find_key(request->events(i).key_id());
+        if (key != nullptr && key->agency->id() != caller.name) {
+          reactor->Finish(permission_denied(
+              caller, "submit event " + std::to_string(i) + " signed with a key of agency '" +
+                          key->agency->id() + "'"));
+          return reactor;
+        }
+      }
+    }
+    auto call = std::make_shared<SubmitCall>();
+    call->caller = caller;
+    call->events.assign(request->events().begin(), request->events().end());
+    call->done = [reactor, response](const Status& status, std::vector<v1::Receipt> receipts) {
+      for (auto& r : receipts) *response->add_receipts() = std::move(r);
+      reactor->Finish(status);
+    };
+    node_.submit(std::move(call));
+    return reactor;
+  }
+
+ private:
+  Node& node_;
+};
+
+// ---------------------------------------------------------------------------------------------
+
+class WatchReactor final : public grpc::ServerWriteReactor<v1::SubjectStatus>,
+                           public SubjectWatcher {
+ public:
+  WatchReactor(Node& node, Caller caller, v1::Subject subject)
+      : node_(node), caller_(std::move(caller)), subject_(std::move(subject)) {
+    if (!node_.add_watcher(subject_, this)) {
+      Finish(Status(StatusCode::RESOURCE_EXHAUSTED, "too many watchers on this node"));
+      registered_ = false;
+      return;
+    }
+    changed();
+  }
+
+  void changed() override {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (done_) return;
+    if (writing_) {
+      dirty_ = true;  // coalesce: the next write sends the latest status
+      return;
+    }
+    write_locked();
+  }
+
+  void OnWriteDone(bool ok) override {
+    std::lock_guard<std::mutex> lock(mu_);
+    writing_ = false;
+    if (!ok) {
+      finish_locked(Status::OK);
+      return;
+    }
+    if (dirty_) {
+      dirty_ = false;
+      write_locked();
+    }
+  }
+
+  void OnCancel() override {
+    std::lock_guard<std::mutex> lock(mu_);
+    finish_locked(Status::CANCELLED);
+  }
+
+  void OnDone() override {
+    if (registered_) node_.remove_watcher(subject_, this);
+    delete this;
+  }
+
+ private:
+  void write_locked() {
+    auto status = node_.ledger().status(subject_, Node::now_ms());
+    if (!status.is_ok()) {
+      finish_locked(to_grpc(status.status()));
+      return;
+    }
+    current_ = std::move(status).value();
+    present(caller_, current_);
+    writing_ = true;
+    StartWrite(&current_);
+  }
+  void finish_locked(const Status& status) {
+    if (done_) return;
+    done_ = true;
+    Finish(status);
+  }
+
+  Node& node_;
+  Caller caller_;
+  v1::Subject subject_;
+  std::mutex mu_;
+  bool writing_ = false;
+  bool dirty_ = false;
+  bool done_ = false;
+  bool registered_ = true;
+  v1::SubjectStatus current_;
+};
+
+class QueryServiceImpl final : public v1::QueryService::CallbackService {
+ public:
+  explicit QueryServiceImpl(Node& node) : node_(node) {}
+
+  ServerUnaryReactor* GetSubjectStatus(CallbackServerContext* context,
+                                       const v1::StatusRequest* request,
+                                       v1::SubjectStatus* response) override {
+    auto* reactor = context->DefaultReactor();
+    const auto started = std::chrono::steady_clock::now();
+    const Caller caller = node_.caller_of(*context);
+    Status s = check_subject_arg(request->subject());
+    if (s.ok()) s = authorize_subject(caller, request->subject());
+    if (!s.ok()) {
+      reactor->Finish(s);
+      return reactor;
+    }
+    if (is_individual(request->subject())) {
+      node_.record_access(caller, "GetSubjectStatus", request->subject());
+    }
+    const int64_t as_of = request->as_of_ms() ? request->as_of_ms() : Node::now_ms();
+    auto answer = [this, reactor, response, caller, as_of, started, subject = request->subject()] {
+      auto status = node_.ledger().status(subject, as_of);
+      if (!status.is_ok()) {
+        reactor->Finish(to_grpc(status.status()));
+        return;
+      }
+      *response = std::move(status).value();
+      present(caller, *response);
+      node_.metrics().query_latency.observe_us(static_cast<uint64_t>(
+          std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::steady_clock::now() -
+                                                                started)
+              .count()));
+      reactor->Finish(Status::OK);
+    };
+    if (request->consistency() == v1::LOCAL) {
+      answer();
+      return reactor;
+    }
+    v1::StatusRequest forwarded = *request;
+    forwarded.set_as_of_ms(as_of);
+    node_.after_read_index([this, reactor, response, caller, answer, forwarded](
+                               const base::Status& st) {
+      if (st.is_ok()) return answer();
+      if (st.code() != base::Code::kNotLeader) return reactor->Finish(to_grpc(st));
+      forward_to_leader(
+          node_, reactor, forwarded, response,
+          [](auto channel, auto* ctx, auto* req, auto* resp, auto cb) {
+            auto stub = v1::QueryService::NewStub(channel);
+            stub->async()->GetSubjectStatus(ctx, req, resp, std::move(cb));
+          },
+          [caller](v1::SubjectStatus& r) { present(caller, r); });
+    });
+    return reactor;
+  }
+
+  ServerUnaryReactor* CheckSubjects(CallbackServerContext* context, const v1::CheckRequest* request,
+                                    v1::CheckResponse* response) override {
+    auto* reactor = context->DefaultReactor();
+    const Caller caller = node_.caller_of(*context);
+    const uint64_t max = node_.config().limits.max_subjects_per_check;
+    if (request->subjects_size() == 0 || static_cast<uint64_t>(request->subjects_size()) > max) {
+      reactor->Finish(Status(StatusCode::INVALID_ARGUMENT,
+                             "CheckSubjects takes 1 to " + std::to_string(max) + " subjects; got " +
+                                 std::to_string(request->subjects_size())));
+      return reactor;
+    }
+    for (int i = 0; i < request->subjects_size(); ++i) {
+      Status s = check_subject_arg(request->subjects(i));
+      if (s.ok()) s = authorize_subject(caller, request->subjects(i));
+      if (!s.ok()) {
+        reactor->Finish(Status(s.error_code(), "subject " + std::to_string(i) + ": " +
+                                                   s.error_message()));
+        return reactor;
+      }
+    }
+    for (const auto& subject : request->subjects()) {
+      if (is_individual(subject)) node_.record_access(caller, "CheckSubjects", subject);
+    }
+    const int64_t as_of = request->as_of_ms() ? request->as_of_ms() : Node::now_ms();
+    auto answer = [this, reactor, response, caller, as_of, request] {
+      for (const auto& subject : request->subjects()) {
+        auto status = node_.ledger().status(subject, as_of);
+        if (!status.is_ok()) return reactor->Finish(to_grpc(status.status()));
+        v1::SubjectStatus* out = response->add_statuses();
+        *out = std::move(status).value();
+        present(caller, *out);
+      }
+      reactor->Finish(Status::OK);
+    };
+    if (request->consistency() == v1::LOCAL) {
+      answer();
+      return reactor;
+    }
+    v1::CheckRequest forwarded = *request;
+    forwarded.set_as_of_ms(as_of);
+    node_.after_read_index([this, reactor, response, caller, answer, forwarded](
+                               const base::Status& st) {
+      if (st.is_ok()) return answer();
+      if (st.code() != base::Code::kNotLeader) return reactor->Finish(to_grpc(st));
+      forward_to_leader(
+          node_, reactor, forwarded, response,
+          [](auto channel, auto* ctx, auto* req, auto* resp, auto cb) {
+            auto stub = v1::QueryService::NewStub(channel);
+            stub->async()->CheckSubjects(ctx, req, resp, std::move(cb));
+          },
+          [caller](v1::CheckResponse& r) {
+            for (auto& s : *r.mutable_statuses()) present(caller, s);
+          });
+    });
+    return reactor;
+  }
+
+  ServerUnaryReactor* ListBlacklist(CallbackServerContext* context,
+                                    const v1::BlacklistRequest* request,
+                                    v1::BlacklistResponse* response) override {
+    auto* reactor = context->DefaultReactor();
+    const Caller caller = node_.caller_of(*context);
+    if (request->sector() == v1::SECTOR_UNSPECIFIED || !v1::Sector_IsValid(request->sector())) {
+      reactor->Finish(Status(StatusCode::INVALID_ARGUMENT, "name a sector"));
+      return reactor;
+    }
+    const uint32_t size = request->page_size() == 0 ? 100 : request->page_size();
+    if (size > 1000) {
+      reactor->Finish(Status(StatusCode::INVALID_ARGUMENT, "page_size is at most 1000"));
+      return reactor;
+    }
+    const int64_t as_of = request->as_of_ms() ? request->as_of_ms() : Node::now_ms();
+    auto page = node_.ledger().blacklist(request->sector(), as_of, request->page_token(), size);
+    if (!page.is_ok()) {
+      reactor->Finish(to_grpc(page.status()));
+      return reactor;
+    }
+    for (auto& e : page->entries) {
+      // Entries about individuals are not published; authorized roles see them.
+      if (is_individual(e.subject()) && !authorize_subject(caller, e.subject()).ok()) continue;
+      if (caller.role == Role::kPublic) {
+        e.clear_summary();
+        e.clear_disputes();
+      }
+      *response->add_entries() = std::move(e);
+    }
+    response->set_next_page_token(page->next_page_token);
+    reactor->Finish(Status::OK);
+    return reactor;
+  }
+
+  ServerUnaryReactor* GetHistory(CallbackServerContext* context, const v1::HistoryRequest* request,
+                                 v1::HistoryResponse* response) override {
+    auto* reactor = context->DefaultReactor();
+    const Caller caller = node_.caller_of(*context);
+    if (caller.role == Role::kPublic) {
+      reactor->Finish(permission_denied(caller, "read histories (public callers see status and "
+                                                "blacklists)"));
+      return reactor;
+    }
+    Status s = check_subject_arg(request->subject());
+    if (s.ok()) s = authorize_subject(caller, request->subject());
+    if (!s.ok()) {
+      reactor->Finish(s);
+      return reactor;
+    }
+    if (is_individual(request->subject())) {
+      node_.record_access(caller, "GetHistory", request->subject());
+    }
+    const uint32_t size = request->page_size() == 0 ? 100 : std::min(request->page_size(), 1000u);
+    auto page = node_.ledger().history(request->subject(), request->page_token(), size);
+    if (!page.is_ok()) {
+      reactor->Finish(to_grpc(page.status()));
+      return reactor;
+    }
+    for (auto& e : page->entries) *response->add_entries() = std::move(e);
+    response->set_next_page_token(page->next_page_token);
+    reactor->Finish(Status::OK);
+    return reactor;
+  }
+
+  ServerUnaryReactor* GetEvent(CallbackServerContext* context, const v1::GetEventRequest* request,
+                               v1::EventResponse* response) override {
+    auto* reactor = context->DefaultReactor();
+    const Caller caller = node_.caller_of(*context);
+    if (caller.role == Role::kPublic) {
+      reactor->Finish(permission_denied(caller, "read events (public callers see status and "
+                                                "blacklists)"));
+      return reactor;
+    }
+    if (request->event_id().empty()) {
+      reactor->Finish(Status(StatusCode::INVALID_ARGUMENT, "event_id is empty"));
+      return reactor;
+    }
+    auto record = node_.ledger().event(request->event_id());
+    if (!record.is_ok()) {
+      reactor->Finish(to_grpc(record.status()));
+      return reactor;
+    }
+    if (record->entry) {
+      Status s = authorize_subject(caller, record->entry->subject());
+      if (!s.ok()) {
+        reactor->Finish(s);
+        return reactor;
+      }
+      if (is_individual(record->entry->subject())) {
+        node_.record_access(caller, "GetEvent", record->entry->subject());
+      }
+      *response->mutable_entry() = *record->entry;
+    }
+    *response->mutable_event() = record->signed_event;
+    *response->mutable_receipt() = record->location.receipt();
+    response->set_height(record->location.height());
+    response->set_index(record->location.index());
+    reactor->Finish(Status::OK);
+    return reactor;
+  }
+
+  grpc::ServerWriteReactor<v1::SubjectStatus>* WatchSubject(
+      CallbackServerContext* context, const v1::WatchRequest* request) override {
+    const Caller caller = node_.caller_of(*context);
+    Status s = check_subject_arg(request->subject());
+    if (s.ok()) s = authorize_subject(caller, request->subject());
+    if (!s.ok()) {
+      class Refuse final : public grpc::ServerWriteReactor<v1::SubjectStatus> {
+       public:
+        explicit Refuse(Status s) { Finish(s); }
+        void OnDone() override { delete this; }
+      };
+      return new Refuse(s);
+    }
+    if (is_individual(request->subject())) {
+      node_.record_access(caller, "WatchSubject", request->subject());
+    }
+    return new WatchReactor(node_, caller, request->subject());
+  }
+
+ private:
+  Node& node_;
+};
+
+// ---------------------------------------------------------------------------------------------
+
+class BlocksReactor final : public grpc::ServerWriteReactor<v1::Block> {
+ public:
+  BlocksReactor(const ledger::Ledger& ledger, uint64_t from, uint64_t to)
+      : ledger_(ledger), next_(from), to_(to) {
+    write_next();
+  }
+  void OnWriteDone(bool ok) override {
+    if (!ok) return Finish(Status::CANCELLED);
+    write_next();
+  }
+  void OnDone() override { delete this; }
+
+ private:
+  void write_next() {
+    if (next_ > to_) return Finish(Status::OK);
+    auto block = ledger_.block(next_);
+    if (!block.is_ok()) return Finish(to_grpc(block.status()));
+    current_ = std::move(block).value();
+    ++next_;
+    StartWrite(&current_);
+  }
+  const ledger::Ledger& ledger_;
+  uint64_t next_;
+  uint64_t to_;
+  v1::Block current_;
+};
+
+class AuditServiceImpl final : public v1::AuditService::CallbackService {
+ public:
+  explicit AuditServiceImpl(Node& node) : node_(node) {}
+
+  grpc::ServerWriteReactor<v1::Block>* GetBlocks(CallbackServerContext* context,
+                                                 const v1::GetBlocksRequest* request) override {
+    const Caller caller = node_.caller_of(*context);
+    const uint64_t head = node_.ledger().head().height();
+    const uint64_t to = request->to_height() == 0 ? head : request->to_height();
+    Status s = Status::OK;
+    if (caller.role == Role::kPublic || caller.role == Role::kRelyingParty) {
+      s = permission_denied(caller, "read blocks (needs an auditor, agency, operator or node "
+                                    "certificate)");
+    } else if (to > head) {
+      s = Status(StatusCode::OUT_OF_RANGE, "to_height " + std::to_string(to) +
+                                               " is beyond the head at " + std::to_string(head));
+    } else if (request->from_height() > to) {
+      s = Status(StatusCode::INVALID_ARGUMENT, "from_height is above to_height");
+    }
+    if (!s.ok()) {
+      class Refuse final : public grpc::ServerWriteReactor<v1::Block> {
+       public:
+        explicit Refuse(Status s) { Finish(s); }
+        void OnDone() override { delete this; }
+      };
+      return new Refuse(s);
+    }
+    return new BlocksReactor(node_.ledger(), request->from_height(), to);
+  }
+
+  ServerUnaryReactor* GetCheckpoint(CallbackServerContext* context,
+                                    const v1::GetCheckpointRequest* request,
+                                    v1::Checkpoint* response) override {
+    auto* reactor = context->DefaultReactor();
+    const v1::BlockHeader head = node_.ledger().head();
+    response->set_tree_size(head.tree_size());
+    response->set_root_hash(head.merkle_root());
+    response->set_height(head.height());
+    response->set_block_hash(ledger::to_string(node_.ledger().head_hash()));
+    response->set_state_root(head.state_root());
+    response->set_timestamp_ms(head.timestamp_ms());
+    reactor->Finish(Status::OK);
+    return reactor;
+  }
+
+  ServerUnaryReactor* GetAccessLog(CallbackServerContext* context,
+                                   const v1::AccessLogRequest* request,
+                                   v1::AccessLogResponse* response) override {
+    auto* reactor = context->DefaultReactor();
+    const Caller caller = node_.caller_of(*context);
+    if (caller.role != Role::kAuditor) {
+      reactor->Finish(permission_denied(caller, "read the access log (auditors only)"));
+      return reactor;
+    }
+    const uint32_t limit = request->limit() == 0 ? 100 : std::min(request->limit(), 1000u);
+    auto records = node_.access_log(request->after_sequence(), limit);
+    if (!records.is_ok()) {
+      reactor->Finish(to_grpc(records.status()));
+      return reactor;
+    }
+    for (auto& r : *records) *response->add_records() = std::move(r);
+    reactor->Finish(Status::OK);
+    return reactor;
+  }
+
+ private:
+  Node& node_;
+};
+
+// ---------------------------------------------------------------------------------------------
+
+class AdminServiceImpl final : public v1::AdminService::CallbackService {
+ public:
+  explicit AdminServiceImpl(Node& node) : node_(node) {}
+
+  ServerUnaryReactor* ClusterStatus(CallbackServerContext* context,
+                                    const v1::ClusterStatusRequest* request,
+                                    v1::ClusterStatusResponse* response) override {
+    auto* reactor = context->DefaultReactor();
+    if (!allowed(*context, reactor)) return reactor;
+    node_.cluster_status([reactor, response](v1::ClusterStatusResponse r) {
+      *response = std::move(r);
+      reactor->Finish(Status::OK);
+    });
+    return reactor;
+  }
+
+  ServerUnaryReactor* AddMember(CallbackServerContext* context, const v1::MemberRequest* request,
+                                v1::AdminResponse* response) override {
+    return member_op(context, request, response, Node::AdminOp::kAddLearner,
+                     [](auto stub, auto* ctx, auto* req, auto* resp, auto cb) {
+                       stub->async()->AddMember(ctx, req, resp, std::move(cb));
+                     });
+  }
+  ServerUnaryReactor* PromoteMember(CallbackServerContext* context,
+                                    const v1::MemberRequest* request,
+                                    v1::AdminResponse* response) override {
+    return member_op(context, request, response, Node::AdminOp::kPromote,
+                     [](auto stub, auto* ctx, auto* req, auto* resp, auto cb) {
+                       stub->async()->PromoteMember(ctx, req, resp, std::move(cb));
+                     });
+  }
+  ServerUnaryReactor* RemoveMember(CallbackServerContext* context, const v1::MemberRequest* request,
+                                   v1::AdminResponse* response) override {
+    return member_op(context, request, response, Node::AdminOp::kRemove,
+                     [](auto stub, auto* ctx, auto* req, auto* resp, auto cb) {
+                       stub->async()->RemoveMember(ctx, req, resp, std::move(cb));
+                     });
+  }
+
+  ServerUnaryReactor* TransferLeadership(CallbackServerContext* context,
+                                         const v1::TransferRequest* request,
+                                         v1::AdminResponse* response) override {
+    v1::MemberRequest as_member;
+    as_member.set_id(request->to());
+    auto* reactor = context->DefaultReactor();
+    if (!allowed(*context, reactor)) return reactor;
+    run(reactor, response, Node::AdminOp::kTransfer, as_member, [this, reactor, response, request] {
+      forward_to_leader(
+          node_, reactor, *request, response,
+          [](auto channel, auto* ctx, auto* req, auto* resp, auto cb) {
+            v1::AdminService::NewStub(channel)->async()->TransferLeadership(ctx, req, resp,
+                                                                            std::move(cb));
+          },
+          [](v1::AdminResponse&) {});
+    });
+    return reactor;
+  }
+
+  ServerUnaryReactor* Compact(CallbackServerContext* context, const v1::CompactRequest* request,
+                              v1::AdminResponse* response) override {
+    auto* reactor = context->DefaultReactor();
+    if (!allowed(*context, reactor)) return reactor;
+    run(reactor, response, Node::AdminOp::kCompact, {}, [] {});
+    return reactor;
+  }
+
+ private:
+  bool allowed(CallbackServerContext& context, ServerUnaryReactor* reactor) {
+    const Caller caller = node_.caller_of(context);
+    if (caller.role == Role::kOperator || caller.role == Role::kNode) return true;
+    reactor->Finish(permission_denied(caller, "call the admin API (needs an operator certificate)"));
+    return false;
+  }
+
+  template <typename Forward>
+  void run(ServerUnaryReactor* reactor, v1::AdminResponse* response, Node::AdminOp op,
+           const v1::MemberRequest& request, Forward forward) {
+    node_.admin(op, request.id(), request.address(),
+                [reactor, response, forward](const base::Status& s, std::string message) {
+                  if (s.code() == base::Code::kNotLeader) return forward();
+                  if (!s.is_ok()) return reactor->Finish(to_grpc(s));
+                  response->set_message(std::move(message));
+                  reactor->Finish(Status::OK);
+                });
+  }
+
+  template <typename Invoke>
+  ServerUnaryReactor* member_op(CallbackServerContext* context, const v1::MemberRequest* request,
+                                v1::AdminResponse* response, Node::AdminOp op, Invoke invoke) {
+    auto* reactor = context->DefaultReactor();
+    if (!allowed(*context, reactor)) return reactor;
+    if (request->id() == 0) {
+      reactor->Finish(Status(StatusCode::INVALID_ARGUMENT, "member id must be positive"));
+      return reactor;
+    }
+    run(reactor, response, op, *request, [this, reactor, response, request, invoke] {
+      forward_to_leader(
+          node_, reactor, *request, response,
+          [invoke](auto channel, auto* ctx, auto* req, auto* resp, auto cb) {
+            invoke(v1::AdminService::NewStub(channel), ctx, req, resp, std::move(cb));
+          },
+          [](v1::AdminResponse&) {});
+    });
+    return reactor;
+  }
+
+  Node& node_;
+};
+
+// ---------------------------------------------------------------------------------------------
+
+class RaftStreamReactor final : public grpc::ServerReadReactor<v1::RaftBatch> {
+ public:
+  RaftStreamReactor(Node& node, bool allowed) : node_(node) {
+    if (!allowed) {
+      Finish(Status(StatusCode::PERMISSION_DENIED, "raft messages need a node certificate"));
+      return;
+    }
+    StartRead(&batch_);
+  }
+  void OnReadDone(bool ok) override {
+    if (!ok) return Finish(Status::OK);
+    std::vector<consensus::Message> messages;
+    messages.reserve(batch_.messages_size());
+    for (const v1::RaftMessage& m : batch_.messages()) {
+      auto decoded = decode_message(m);
+      if (!decoded.is_ok()) {
+        spdlog::warn("dropping malformed raft message: {}", decoded.status().message());
+        continue;
+      }
+      messages.push_back(std::move(decoded).value());
+    }
+    if (!messages.empty()) node_.deliver(std::move(messages));
+    StartRead(&batch_);
+  }
+  void OnDone() override { delete this; }
+
+ private:
+  Node& node_;
+  v1::RaftBatch batch_;
+};
+
+class PeerServiceImpl final : public v1::PeerService::CallbackService {
+ public:
+  explicit PeerServiceImpl(Node& node) : node_(node) {}
+
+  grpc::ServerReadReactor<v1::RaftBatch>* Raft(CallbackServerContext* context,
+                                               v1::PeerAck* response) override {
+    return new RaftStreamReactor(node_, node_.caller_of(*context).role == Role::kNode);
+  }
+
+  ServerUnaryReactor* CatchUp(CallbackServerContext* context, const v1::CatchUpRequest* request,
+                              v1::CatchUpResponse* response) override {
+    auto* reactor = context->DefaultReactor();
+    if (node_.caller_of(*context).role != Role::kNode) {
+      reactor->Finish(Status(StatusCode::PERMISSION_DENIED, "catch-up needs a node certificate"));
+      return reactor;
+    }
+    node_.catch_up(*request, [reactor, response](v1::CatchUpResponse r) {
+      *response = std::move(r);
+      reactor->Finish(Status::OK);
+    });
+    return reactor;
+  }
+
+ private:
+  Node& node_;
+};
+
+}  // namespace
+
+std::vector<std::unique_ptr<grpc::Service>> make_services(Node& node) {
+  std::vector<std::unique_ptr<grpc::Service>> out;
+  out.push_back(std::make_unique<LedgerServiceImpl>(node));
+  out.push_back(std::make_unique<QueryServiceImpl>(node));
+  out.push_back(std::make_unique<AuditServiceImpl>(node));
+  out.push_back(std::make_unique<AdminServiceImpl>(node));
+  out.push_back(std::make_unique<PeerServiceImpl>(node));
+  return out;
+}
+
+}  // namespace node
