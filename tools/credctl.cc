@@ -19,6 +19,7 @@
 #include "ledger/uscc.h"
 #include "ledger/validation.h"
 #include "tools/cli_util.h"
+#include "tools/credctl.h"
 
 namespace {
 
@@ -29,10 +30,7 @@ using tools::kExitUsage;
 
 constexpr std::string_view kTool = "credctl";
 
-struct Global {
-  std::string output = "table";
-  bool json() const { return output == "json"; }
-};
+using credctl::Global;
 
 int fail(const base::Status& status) { return tools::report_error(kTool, status); }
 
@@ -500,6 +498,8 @@ int main(int argc, char** argv) {
       "pseudonym", "print the pseudonym of a national id read from standard input");
   pseudo_cmd->add_option("--secret-file", secret_file, "consortium pseudonym secret")->required();
   pseudo_cmd->callback([&] { rc = run_subject_pseudonym(g, secret_file); });
+
+  credctl::add_node_commands(app, g, rc);
 
   try {
     app.parse(argc, argv);

@@ -1,0 +1,581 @@
+// credctl verbs that talk to running nodes over gRPC.
+#include <google/protobuf/util/json_util.h>
+
+#include <fstream>
+#include <iomanip>
+#include <iostream>
+#include <nlohmann/json.hpp>
+#include <sstream>
+
+#include "ledger/consortium.h"
+#include "ledger/crypto.h"
+#include "ledger/event.h"
+#include "ledger/validation.h"
+#include "proto/api.grpc.pb.h"
+#include "tools/cli_util.h"
+#include "tools/credctl.h"
+
+namespace credctl {
+namespace {
+
+namespace v1 = credledger::v1;
+using tools::kExitError;
+using tools::kExitFailure;
+using tools::kExitOk;
+
+int fail_status(const grpc::Status& status) {
+  std::cerr << "credctl: " << tools::grpc_code_name(status.error_code()) << ": "
+            << status.error_message() << "\n";
+  return tools::grpc_exit_code(status);
+}
+
+int fail(const base::Status& status) { return tools::report_error("credctl", status); }
+
+base::Result<tools::Client> connect(const Global& g) { return tools::Client::connect(g.client); }
+
+base::Result<v1::Subject> make_subject(const std::string& kind, const std::string& id) {
+  ASSIGN_OR_RETURN(v1::SubjectKind k, ledger::parse_subject_kind(kind));
+  v1::Subject s;
+  s.set_kind(k);
+  s.set_id(id);
+  if (auto bad = ledger::check_subject(s)) return base::Status::invalid_argument(bad->message);
+  return s;
+}
+
+std::string sector_list(const google::protobuf::RepeatedField<int>& sectors) {
+  std::string out;
+  for (int s : sectors) {
+    if (!out.empty()) out += ",";
+    out += v1::Sector_Name(static_cast<v1::Sector>(s));
+  }
+  return out;
+}
+
+void print_entry_line(const v1::ViewEntry& e) {
+  std::cout << "  " << std::left << std::setw(28) << e.event_id() << " "
+            << std::setw(22) << v1::EventKind_Name(e.kind()) << " "
+            << std::setw(18) << v1::Sector_Name(e.sector());
+  if (e.severity() != v1::SEVERITY_UNSPECIFIED) std::cout << " " << v1::Severity_Name(e.severity());
+  if (!e.legal_basis().code().empty()) std::cout << " basis " << e.legal_basis().code();
+  std::cout << " from " << tools::format_time_ms(e.effective_at_ms());
+  if (e.expires_at_ms()) std::cout << " until " << tools::format_time_ms(e.expires_at_ms());
+  if (e.ended_at_ms()) {
+    std::cout << " ended " << tools::format_time_ms(e.ended_at_ms()) << " by "
+              << v1::EventKind_Name(e.ended_by_kind());
+  }
+  std::cout << " (" << e.issuer() << ")\n";
+}
+
+void print_status(const v1::SubjectStatus& s) {
+  std::cout << "subject      " << v1::SubjectKind_Name(s.subject().kind()) << " " << s.subject().id()
+            << "\n"
+            << "as of        " << tools::format_time_ms(s.as_of_ms()) << " (height " << s.height()
+            << ")\n";
+  if (!s.grade().empty()) {
+    std::cout << "score        " << s.score() << "   grade " << s.grade() << "\n";
+  }
+  std::cout << "blacklisted  "
+            << (s.blacklisted() ? "yes: " + sector_list(s.blacklisted_sectors()) : std::string("no"))
+            << "\n";
+  if (s.blacklist_entries_size()) {
+    std::cout << "blacklist entries\n";
+    for (const auto& e : s.blacklist_entries()) print_entry_line(e);
+  }
+  if (s.active_penalties_size()) {
+    std::cout << "active penalties\n";
+    for (const auto& e : s.active_penalties()) print_entry_line(e);
+  }
+  if (s.commendations_size()) {
+    std::cout << "commendations\n";
+    for (const auto& e : s.commendations()) print_entry_line(e);
+  }
+  for (const auto& r : s.ratings()) {
+    std::cout << "rating       " << r.rating() << " in " << v1::Sector_Name(r.sector()) << " by "
+              << r.issuer() << "\n";
+  }
+  for (const auto& id : s.disputed_event_ids()) {
+    std::cout << "disputed     " << id << " (objection open)\n";
+  }
+  if (s.explanation_size()) {
+    std::cout << "explanation\n";
+    for (const auto& item : s.explanation()) {
+      std::cout << "  " << std::right << std::setw(6) << std::showpos << item.delta()
+                << std::noshowpos << "  " << std::left << std::setw(28) << item.event_id() << " "
+                << item.reason() << "\n";
+    }
+  }
+}
+
+// A file holds one SignedEvent JSON object or an array of them.
+base::Result<std::vector<v1::SignedEvent>> read_signed_events(const std::string& path) {
+  ASSIGN_OR_RETURN(std::string text, tools::read_file(path));
+  nlohmann::json j = nlohmann::json::parse(text, nullptr, false);
+  if (j.is_discarded()) return base::Status::invalid_argument(path + " is not JSON");
+  std::vector<v1::SignedEvent> out;
+  auto add = [&](const nlohmann::json& item) -> base::Status {
+    v1::SignedEvent e;
+    RETURN_IF_ERROR(tools::from_json(item.dump(), e).with_context(path));
+    out.push_back(std::move(e));
+    return base::Status::ok();
+  };
+  if (j.is_array()) {
+    for (const auto& item : j) RETURN_IF_ERROR(add(item));
+  } else {
+    RETURN_IF_ERROR(add(j));
+  }
+  return out;
+}
+
+// ---------------------------------------------------------------------------------------------
+
+int run_submit(const Global& g, const std::vector<std::string>& files) {
+  std::vector<v1::SignedEvent> events;
+  for (const std::string& f : files) {
+    auto got = read_signed_events(f);
+    if (!got.is_ok()) return fail(got.status());
+    for (auto& e : *got) events.push_back(std::move(e));
+  }
+  auto client = connect(g);
+  if (!client.is_ok()) return fail(client.status());
+  bool any_rejected = false;
+  nlohmann::json all = nlohmann::json::array();
+  constexpr size_t kChunk = 1000;
+  for (size_t start = 0; start < events.size(); start += kChunk) {
+    v1::SubmitRequest request;
+    for (size_t i = start; i < std::min(events.size(), start + kChunk); ++i) {
+      *request.add_events() = events[i];
+    }
+    v1::SubmitResponse response;
+    grpc::Status status = client->call([&](auto channel, grpc::ClientContext& ctx) {
+      response.Clear();
+      return v1::LedgerService::NewStub(channel)->Submit(&ctx, request, &response);
+    });
+    if (!status.ok()) return fail_status(status);
+    for (const v1::Receipt& r : response.receipts()) {
+      any_rejected = any_rejected || !r.accepted();
+      if (g.json()) {
+        all.push_back(nlohmann::json::parse(tools::to_json(r)));
+        continue;
+      }
+      if (r.accepted()) {
+        std::cout << "accepted  " << r.event_id() << "  height " << r.height() << "  sequence "
+                  << r.sequence() << "\n";
+      } else {
+        std::cout << "rejected  " << r.event_id() << "  height " << r.height() << "  "
+                  << v1::RejectReason_Name(r.reason()) << ": " << r.message() << "\n";
+      }
+    }
+  }
+  if (g.json()) std::cout << all.dump(2) << "\n";
+  return any_rejected ? kExitFailure : kExitOk;
+}
+
+int run_event_get(const Global& g, const std::string& id) {
+  auto client = connect(g);
+  if (!client.is_ok()) return fail(client.status());
+  v1::GetEventRequest request;
+  request.set_event_id(id);
+  v1::EventResponse response;
+  grpc::Status status = client->call([&](auto channel, grpc::ClientContext& ctx) {
+    return v1::QueryService::NewStub(channel)->GetEvent(&ctx, request, &response);
+  });
+  if (!status.ok()) return fail_status(status);
+  if (g.json()) {
+    std::cout << tools::to_json(response) << "\n";
+    return kExitOk;
+  }
+  auto event = ledger::parse_event_payload(response.event().payload());
+  if (event.is_ok()) std::cout << tools::to_json(*event) << "\n";
+  const v1::Receipt& r = response.receipt();
+  std::cout << "height " << response.height() << " index " << response.index() << "  "
+            << (r.accepted() ? "accepted, sequence " + std::to_string(r.sequence())
+                             : "rejected: " + v1::RejectReason_Name(r.reason()) + ": " + r.message())
+            << "\nevent hash " << ledger::to_hex(r.event_hash()) << "\n";
+  if (response.has_entry() && response.entry().ended_at_ms()) {
+    std::cout << "ended " << tools::format_time_ms(response.entry().ended_at_ms()) << " by "
+              << response.entry().ended_by_event_id() << "\n";
+  }
+  return kExitOk;
+}
+
+struct StatusArgs {
+  std::string kind = "enterprise", id, as_of;
+  bool linearizable = false;
+};
+
+int run_status(const Global& g, const StatusArgs& a) {
+  auto subject = make_subject(a.kind, a.id);
+  if (!subject.is_ok()) return fail(subject.status());
+  auto client = connect(g);
+  if (!client.is_ok()) return fail(client.status());
+  v1::StatusRequest request;
+  *request.mutable_subject() = *subject;
+  if (!a.as_of.empty()) {
+    auto t = tools::parse_time_ms(a.as_of);
+    if (!t.is_ok()) return fail(t.status());
+    request.set_as_of_ms(*t);
+  }
+  request.set_consistency(a.linearizable ? v1::LINEARIZABLE : v1::LOCAL);
+  v1::SubjectStatus response;
+  grpc::Status status = client->call([&](auto channel, grpc::ClientContext& ctx) {
+    return v1::QueryService::NewStub(channel)->GetSubjectStatus(&ctx, request, &response);
+  });
+  if (!status.ok()) return fail_status(status);
+  if (g.json()) {
+    std::cout << tools::to_json(response) << "\n";
+  } else {
+    print_status(response);
+  }
+  return kExitOk;
+}
+
+// A subjects file: one subject per line, "ID" (an enterprise USCC) or "KIND ID"; # comments.
+int run_check(const Global& g, const std::string& file, const std::string& as_of, bool linearizable) {
+  auto text = tools::read_file(file);
+  if (!text.is_ok()) return fail(text.status());
+  v1::CheckRequest request;
+  std::stringstream ss(*text);
+  std::string line;
+  int line_no = 0;
+  while (std::getline(ss, line)) {
+    ++line_no;
+    if (line.empty() || line[0] == '#') continue;
+    std::stringstream ls(line);
+    std::string a, b;
+    ls >> a >> b;
+    auto subject = b.empty() ? make_subject("enterprise", a) : make_subject(a, b);
+    if (!subject.is_ok()) {
+      return fail(subject.status().with_context(file + ":" + std::to_string(line_no)));
+    }
+    *request.add_subjects() = *subject;
+  }
+  if (!as_of.empty()) {
+    auto t = tools::parse_time_ms(as_of);
+    if (!t.is_ok()) return fail(t.status());
+    request.set_as_of_ms(*t);
+  }
+  request.set_consistency(linearizable ? v1::LINEARIZABLE : v1::LOCAL);
+  auto client = connect(g);
+  if (!client.is_ok()) return fail(client.status());
+  v1::CheckResponse response;
+  grpc::Status status = client->call([&](auto channel, grpc::ClientContext& ctx) {
+    return v1::QueryService::NewStub(channel)->CheckSubjects(&ctx, request, &response);
+  });
+  if (!status.ok()) return fail_status(status);
+  bool any_blacklisted = false;
+  if (g.json()) {
+    std::cout << tools::to_json(response) << "\n";
+  } else {
+    std::cout << std::left << std::setw(66) << "SUBJECT" << std::setw(7) << "GRADE" << std::setw(7)
+              << "SCORE" << "BLACKLISTED\n";
+  }
+  for (const auto& s : response.statuses()) {
+    any_blacklisted = any_blacklisted || s.blacklisted();
+    if (g.json()) continue;
+    std::cout << std::left << std::setw(66) << s.subject().id() << std::setw(7)
+              << (s.grade().empty() ? "-" : s.grade()) << std::setw(7)
+              << (s.grade().empty() ? std::string("-") : std::to_string(s.score()))
+              << (s.blacklisted() ? sector_list(s.blacklisted_sectors()) : "no") << "\n";
+  }
+  // Scripts screening bidders: exit 1 when any subject is blacklisted.
+  return any_blacklisted ? kExitFailure : kExitOk;
+}
+
+int run_blacklist(const Global& g, const std::string& sector_text, const std::string& as_of,
+                  uint32_t limit) {
+  auto sector = ledger::parse_sector(sector_text);
+  if (!sector.is_ok()) return fail(sector.status());
+  auto client = connect(g);
+  if (!client.is_ok()) return fail(client.status());
+  v1::BlacklistRequest request;
+  request.set_sector(*sector);
+  if (!as_of.empty()) {
+    auto t = tools::parse_time_ms(as_of);
+    if (!t.is_ok()) return fail(t.status());
+    request.set_as_of_ms(*t);
+  } else {
+    request.set_as_of_ms(tools::now_ms());  // one time for every page
+  }
+  nlohmann::json all = nlohmann::json::array();
+  uint32_t shown = 0;
+  do {
+    request.set_page_size(std::min<uint32_t>(1000, limit - shown));
+    v1::BlacklistResponse response;
+    grpc::Status status = client->call([&](auto channel, grpc::ClientContext& ctx) {
+      return v1::QueryService::NewStub(channel)->ListBlacklist(&ctx, request, &response);
+    });
+    if (!status.ok()) return fail_status(status);
+    for (const auto& e : response.entries()) {
+      ++shown;
+      if (g.json()) {
+        all.push_back(nlohmann::json::parse(tools::to_json(e)));
+      } else {
+        std::cout << e.subject().id() << "\n";
+        print_entry_line(e);
+      }
+    }
+    request.set_page_token(response.next_page_token());
+  } while (!request.page_token().empty() && shown < limit);
+  if (g.json()) std::cout << all.dump(2) << "\n";
+  return kExitOk;
+}
+
+int run_history(const Global& g, const std::string& kind, const std::string& id) {
+  auto subject = make_subject(kind, id);
+  if (!subject.is_ok()) return fail(subject.status());
+  auto client = connect(g);
+  if (!client.is_ok()) return fail(client.status());
+  v1::HistoryRequest request;
+  *request.mutable_subject() = *subject;
+  request.set_page_size(1000);
+  nlohmann::json all = nlohmann::json::array();
+  do {
+    v1::HistoryResponse response;
+    grpc::Status status = client->call([&](auto channel, grpc::ClientContext& ctx) {
+      return v1::QueryService::NewStub(channel)->GetHistory(&ctx, request, &response);
+    });
+    if (!status.ok()) return fail_status(status);
+    for (const auto& e : response.entries()) {
+      if (g.json()) {
+        all.push_back(nlohmann::json::parse(tools::to_json(e)));
+      } else {
+        std::cout << "#" << e.sequence() << " h" << e.height() << " "
+                  << tools::format_time_ms(e.recorded_at_ms());
+        print_entry_line(e);
+      }
+    }
+    request.set_page_token(response.next_page_token());
+  } while (!request.page_token().empty());
+  if (g.json()) std::cout << all.dump(2) << "\n";
+  return kExitOk;
+}
+
+int run_watch(const Global& g, const std::string& kind, const std::string& id, int count) {
+  auto subject = make_subject(kind, id);
+  if (!subject.is_ok()) return fail(subject.status());
+  auto client = connect(g);
+  if (!client.is_ok()) return fail(client.status());
+  v1::WatchRequest request;
+  *request.mutable_subject() = *subject;
+  grpc::ClientContext ctx;
+  client->prepare(ctx, /*streaming=*/true);
+  auto stub = v1::QueryService::NewStub(client->channels().front());
+  auto reader = stub->WatchSubject(&ctx, request);
+  v1::SubjectStatus s;
+  int seen = 0;
+  while (reader->Read(&s)) {
+    if (g.json()) {
+      google::protobuf::util::JsonPrintOptions o;
+      o.preserve_proto_field_names = true;
+      std::string line;
+      (void)google::protobuf::util::MessageToJsonString(s, &line, o);
+      std::cout << line << std::endl;
+    } else {
+      print_status(s);
+      std::cout << "--" << std::endl;
+    }
+    if (count > 0 && ++seen >= count) {
+      ctx.TryCancel();
+      break;
+    }
+  }
+  grpc::Status status = reader->Finish();
+  if (!status.ok() && status.error_code() != grpc::CANCELLED) return fail_status(status);
+  return kExitOk;
+}
+
+int run_cluster_status(const Global& g) {
+  auto client = connect(g);
+  if (!client.is_ok()) return fail(client.status());
+  v1::ClusterStatusResponse r;
+  grpc::Status status = client->call([&](auto channel, grpc::ClientContext& ctx) {
+    return v1::AdminService::NewStub(channel)->ClusterStatus(&ctx, v1::ClusterStatusRequest(), &r);
+  });
+  if (!status.ok()) return fail_status(status);
+  if (g.json()) {
+    std::cout << tools::to_json(r) << "\n";
+    return kExitOk;
+  }
+  std::cout << "node " << r.node_id() << " (" << r.role() << "), leader " << r.leader_id() << " "
+            << r.leader_address() << ", term " << r.term() << "\n"
+            << "commit " << r.commit_index() << "  applied " << r.applied_index() << "  height "
+            << r.height() << "  events " << r.tree_size() << "\n"
+            << "head   " << ledger::to_hex(r.head_hash()) << "\n"
+            << "state  " << ledger::to_hex(r.state_root()) << "\n"
+            << "merkle " << ledger::to_hex(r.merkle_root()) << "\n\n"
+            << std::left << std::setw(6) << "ID" << std::setw(24) << "ADDRESS" << std::setw(10)
+            << "ROLE" << std::setw(8) << "VOTER" << std::setw(12) << "MATCH" << "LAG\n";
+  for (const auto& m : r.members()) {
+    std::cout << std::left << std::setw(6) << m.id() << std::setw(24) << m.address() << std::setw(10)
+              << m.role() << std::setw(8) << (m.voter() ? "yes" : "no") << std::setw(12)
+              << (m.match_index() ? std::to_string(m.match_index()) : "-")
+              << (m.match_index() ? std::to_string(m.lag()) : "-") << "\n";
+  }
+  return kExitOk;
+}
+
+template <typename Invoke>
+int run_admin(const Global& g, Invoke invoke) {
+  auto client = connect(g);
+  if (!client.is_ok()) return fail(client.status());
+  v1::AdminResponse r;
+  grpc::Status status = client->call([&](auto channel, grpc::ClientContext& ctx) {
+    auto stub = v1::AdminService::NewStub(channel);
+    return invoke(*stub, ctx, r);
+  });
+  if (!status.ok()) return fail_status(status);
+  if (g.json()) {
+    std::cout << tools::to_json(r) << "\n";
+  } else {
+    std::cout << r.message() << "\n";
+  }
+  return kExitOk;
+}
+
+int run_access_log(const Global& g, uint64_t after, uint32_t limit) {
+  auto client = connect(g);
+  if (!client.is_ok()) return fail(client.status());
+  v1::AccessLogRequest request;
+  request.set_after_sequence(after);
+  request.set_limit(limit);
+  v1::AccessLogResponse r;
+  grpc::Status status = client->call([&](auto channel, grpc::ClientContext& ctx) {
+    return v1::AuditService::NewStub(channel)->GetAccessLog(&ctx, request, &r);
+  });
+  if (!status.ok()) return fail_status(status);
+  if (g.json()) {
+    std::cout << tools::to_json(r) << "\n";
+    return kExitOk;
+  }
+  for (const auto& rec : r.records()) {
+    std::cout << rec.sequence() << "  " << tools::format_time_ms(rec.time_ms()) << "  "
+              << rec.caller_role() << ":" << rec.caller_name() << "  " << rec.method() << "  "
+              << rec.subject().id() << "\n";
+  }
+  return kExitOk;
+}
+
+}  // namespace
+
+void add_node_commands(CLI::App& app, Global& g, int& rc) {
+  app.add_option("--endpoints", g.client.endpoints,
+                 "comma-separated node addresses (default $CREDLEDGER_ENDPOINTS or "
+                 "127.0.0.1:7001)");
+  app.add_option("--cacert", g.client.cacert, "consortium CA certificate (TLS)");
+  app.add_option("--cert", g.client.cert, "client certificate; its CN is the role, e.g. agency:samr");
+  app.add_option("--key", g.client.key, "client certificate key");
+  app.add_flag("--insecure", g.client.insecure, "plaintext, for a development cluster");
+  app.add_option("--role", g.client.role, "plaintext mode: role:name sent to the node");
+  app.add_option("--timeout-ms", g.client.timeout_ms, "per-call deadline")->capture_default_str();
+
+  CLI::App* event_cmd = app.get_subcommand("event");
+  static std::vector<std::string> submit_files;
+  auto* submit = event_cmd->add_subcommand("submit", "submit signed events and wait for receipts");
+  submit->add_option("files", submit_files, "signed event JSON files (object or array)")->required();
+  submit->callback([&] { rc = run_submit(g, submit_files); });
+
+  static std::string get_id;
+  auto* get = event_cmd->add_subcommand("get", "an event with its receipt and position");
+  get->add_option("event_id", get_id)->required();
+  get->callback([&] { rc = run_event_get(g, get_id); });
+
+  static StatusArgs status_args;
+  auto* status = app.add_subcommand("status", "a subject's status, score, grade and explanation");
+  status->add_option("subject", status_args.id, "USCC or 64-hex pseudonym")->required();
+  status->add_option("--kind", status_args.kind, "subject kind")->capture_default_str();
+  status->add_option("--as-of", status_args.as_of, "time (default now)");
+  status->add_flag("--linearizable", status_args.linearizable,
+                   "reflect every acknowledged event (ReadIndex)");
+  status->callback([&] { rc = run_status(g, status_args); });
+
+  static std::string check_file, check_as_of;
+  static bool check_linearizable = false;
+  auto* check = app.add_subcommand("check", "screen subjects listed in a file (exit 1 if any is blacklisted)");
+  check->add_option("file", check_file, "one subject per line: ID or KIND ID")->required();
+  check->add_option("--as-of", check_as_of, "time (default now)");
+  check->add_flag("--linearizable", check_linearizable, "ReadIndex consistency");
+  check->callback([&] { rc = run_check(g, check_file, check_as_of, check_linearizable); });
+
+  auto* blacklist = app.add_subcommand("blacklist", "sector blacklists");
+  blacklist->require_subcommand(1);
+  static std::string bl_sector, bl_as_of;
+  static uint32_t bl_limit = 1000;
+  auto* bl_list = blacklist->add_subcommand("list", "entries active in a sector");
+  bl_list->add_option("--sector", bl_sector, "e.g. real-estate")->required();
+  bl_list->add_option("--as-of", bl_as_of, "time (default now)");
+  bl_list->add_option("--limit", bl_limit, "at most this many entries")->capture_default_str();
+  bl_list->callback([&] { rc = run_blacklist(g, bl_sector, bl_as_of, bl_limit); });
+
+  static std::string hist_kind = "enterprise", hist_id;
+  auto* history = app.add_subcommand("history", "a subject's events in ledger order");
+  history->add_option("subject", hist_id)->required();
+  history->add_option("--kind", hist_kind)->capture_default_str();
+  history->callback([&] { rc = run_history(g, hist_kind, hist_id); });
+
+  static std::string watch_kind = "enterprise", watch_id;
+  static int watch_count = 0;
+  auto* watch = app.add_subcommand("watch", "print a subject's status whenever it changes");
+  watch->add_option("subject", watch_id)->required();
+  watch->add_option("--kind", watch_kind)->capture_default_str();
+  watch->add_option("--count", watch_count, "stop after this many updates (0 = never)");
+  watch->callback([&] { rc = run_watch(g, watch_kind, watch_id, watch_count); });
+
+  static uint64_t access_after = 0;
+  static uint32_t access_limit = 100;
+  auto* access = app.add_subcommand("access-log", "queries about individuals (auditors)");
+  access->add_option("--after", access_after, "sequence to start after");
+  access->add_option("--limit", access_limit)->capture_default_str();
+  access->callback([&] { rc = run_access_log(g, access_after, access_limit); });
+
+  auto* cluster = app.add_subcommand("cluster", "cluster membership and leadership");
+  cluster->require_subcommand(1);
+  cluster->add_subcommand("status", "members, roles, leader, indexes and lag")
+      ->callback([&] { rc = run_cluster_status(g); });
+  static uint64_t member_id = 0;
+  static std::string member_address;
+  auto* add = cluster->add_subcommand("add", "add a node as learner");
+  add->add_option("id", member_id)->required();
+  add->add_option("address", member_address, "host:port of the new node")->required();
+  add->callback([&] {
+    rc = run_admin(g, [&](auto& stub, grpc::ClientContext& ctx, v1::AdminResponse& r) {
+      v1::MemberRequest req;
+      req.set_id(member_id);
+      req.set_address(member_address);
+      return stub.AddMember(&ctx, req, &r);
+    });
+  });
+  auto* promote = cluster->add_subcommand("promote", "make a learner a voter");
+  promote->add_option("id", member_id)->required();
+  promote->callback([&] {
+    rc = run_admin(g, [&](auto& stub, grpc::ClientContext& ctx, v1::AdminResponse& r) {
+      v1::MemberRequest req;
+      req.set_id(member_id);
+      return stub.PromoteMember(&ctx, req, &r);
+    });
+  });
+  auto* remove = cluster->add_subcommand("remove", "remove a member");
+  remove->add_option("id", member_id)->required();
+  remove->callback([&] {
+    rc = run_admin(g, [&](auto& stub, grpc::ClientContext& ctx, v1::AdminResponse& r) {
+      v1::MemberRequest req;
+      req.set_id(member_id);
+      return stub.RemoveMember(&ctx, req, &r);
+    });
+  });
+  auto* transfer = cluster->add_subcommand("transfer", "hand leadership to a voter");
+  transfer->add_option("id", member_id)->required();
+  transfer->callback([&] {
+    rc = run_admin(g, [&](auto& stub, grpc::ClientContext& ctx, v1::AdminResponse& r) {
+      v1::TransferRequest req;
+      req.set_to(member_id);
+      return stub.TransferLeadership(&ctx, req, &r);
+    });
+  });
+  cluster->add_subcommand("compact", "compact the Raft log of the node called")->callback([&] {
+    rc = run_admin(g, [&](auto& stub, grpc::ClientContext& ctx, v1::AdminResponse& r) {
+      return stub.Compact(&ctx, v1::CompactRequest(), &r);
+    });
+  });
+}
+
+}  // namespace credctl
