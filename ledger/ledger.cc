@@ -568,6 +568,26 @@ base::Result<v1::Block> Ledger::block(uint64_t height) const {
       return base::Status::corruption(at + ": prev_hash does not match the hash of block " +
                                       std::to_string(height - 1));
     }
+    // The stored receipts must be the ones the state root committed to.
+    if (block.receipts_size() != block.events_size()) {
+      return base::Status::corruption(at + " has " + std::to_string(block.receipts_size()) +
+                                      " receipts for " + std::to_string(block.events_size()) +
+                                      " events");
+    }
+    for (const v1::Receipt& r : block.receipts()) {
+      if (r.event_hash().size() != 32) {
+        return base::Status::corruption(at + ": a receipt's event hash is not 32 bytes");
+      }
+    }
+    auto parent_root = hash_from_bytes(parent.state_root());
+    if (!parent_root.is_ok()) {
+      return base::Status::corruption("block " + std::to_string(height - 1) +
+                                      ": state root is not 32 bytes");
+    }
+    if (as_view(next_state_root(*parent_root, height, receipts_hash(block.receipts()))) !=
+        header.state_root()) {
+      return base::Status::corruption(at + ": stored receipts do not give the header's state root");
+    }
   }
   return block;
 }

@@ -294,6 +294,16 @@ std::optional<Rejection> check_event_stateful(const Consortium& consortium,
     }
     return std::nullopt;
   };
+  // An ending acts from its effective time on; ending an entry before the entry itself took
+  // effect would rewrite what earlier "as of" answers said about a time it never covered.
+  auto not_before_target = [&](const v1::ViewEntry& acted_on) -> std::optional<Rejection> {
+    if (e.effective_at_ms() < acted_on.effective_at_ms()) {
+      return reject(v1::EFFECT_BEFORE_TARGET,
+                    kind_name(e.kind()) + " takes effect before '" + acted_on.event_id() +
+                        "' does; it must not be earlier");
+    }
+    return std::nullopt;
+  };
   auto open_dispute = [&]() -> bool {
     for (const v1::Dispute& d : target->disputes()) {
       if (d.until_ms() == 0) return true;
@@ -306,14 +316,16 @@ std::optional<Rejection> check_event_stateful(const Consortium& consortium,
       if (target->kind() != v1::BLACKLIST_ENTRY) return wrong_kind("a BLACKLIST_ENTRY");
       if (auto r = same_issuer(target->issuer())) return r;
       if (auto r = in_target_sector()) return r;
-      return not_ended();
+      if (auto r = not_ended()) return r;
+      return not_before_target(*target);
     case v1::RESTORATION:
       if (target->kind() != v1::ADMINISTRATIVE_PENALTY && target->kind() != v1::BLACKLIST_ENTRY) {
         return wrong_kind("an ADMINISTRATIVE_PENALTY or BLACKLIST_ENTRY");
       }
       if (auto r = same_issuer(target->issuer())) return r;
       if (auto r = in_target_sector()) return r;
-      return not_ended();
+      if (auto r = not_ended()) return r;
+      return not_before_target(*target);
     case v1::CORRECTION:
       if (is_referring_kind(target->kind())) {
         return wrong_kind("a record (penalty, blacklist entry, commendation, disclosure, "
@@ -321,7 +333,8 @@ std::optional<Rejection> check_event_stateful(const Consortium& consortium,
       }
       if (auto r = same_issuer(target->issuer())) return r;
       if (auto r = in_target_sector()) return r;
-      return not_ended();
+      if (auto r = not_ended()) return r;
+      return not_before_target(*target);
     case v1::OBJECTION:
       if (target->kind() != v1::ADMINISTRATIVE_PENALTY && target->kind() != v1::BLACKLIST_ENTRY &&
           target->kind() != v1::CREDIT_RATING) {
@@ -350,7 +363,7 @@ std::optional<Rejection> check_event_stateful(const Consortium& consortium,
                                                      kind_name(e.kind()) + " in sector " +
                                                      sector_name(entry->sector()));
       }
-      return std::nullopt;
+      return not_before_target(*target);
     }
     default:
       LEDGER_ASSERT(false);

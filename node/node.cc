@@ -724,13 +724,24 @@ void Node::on_submit_verified(std::shared_ptr<SubmitCall> call) {
 }
 
 void Node::flush_batch() {
-  if (batch_.empty()) return;
-  v1::EntryPayload payload;
-  v1::BlockBody* body = payload.mutable_block();
-  body->set_timestamp_ms(now_ms());
-  for (auto& e : batch_) *body->add_events() = std::move(e);
-  auto proposed = raft_->propose(payload.SerializeAsString());
-  if (!proposed.is_ok()) {
+  // One entry (one block) holds at most the smaller of our batch bound and the consortium's
+  // per-block limit; a larger backlog becomes several entries, proposed back to back.
+  const size_t per_block = std::min<size_t>(
+      config_.batch.max_events,
+      static_cast<size_t>(consortium_->config().limits().max_events_per_block()));
+  size_t start = 0;
+  while (start < batch_.size()) {
+    const size_t end = std::min(batch_.size(), start + per_block);
+    v1::EntryPayload payload;
+    v1::BlockBody* body = payload.mutable_block();
+    body->set_timestamp_ms(now_ms());
+    for (size_t i = start; i < end; ++i) *body->add_events() = std::move(batch_[i]);
+    start = end;
+    auto proposed = raft_->propose(payload.SerializeAsString());
+    if (proposed.is_ok()) {
+      metrics_.proposals++;
+      continue;
+    }
     const grpc::StatusCode code = proposed.status().code() == base::Code::kBusy
                                       ? grpc::RESOURCE_EXHAUSTED
                                       : grpc::UNAVAILABLE;
@@ -744,8 +755,6 @@ void Node::flush_batch() {
       }
       waiters_.erase(it);
     }
-  } else {
-    metrics_.proposals++;
   }
   batch_.clear();
   batch_bytes_ = 0;

@@ -59,8 +59,28 @@ TEST_CASE("the RejectReason enum has exactly the reasons tested in this file",
           "[ledger][validation]") {
   // A new reason must get its accepted and rejected case here before this count is raised.
   const auto* d = v1::RejectReason_descriptor();
-  CHECK(d->value_count() == 30);
-  CHECK(d->FindValueByNumber(29)->name() == "MISSING_SECTOR");
+  CHECK(d->value_count() == 31);
+  CHECK(d->FindValueByNumber(30)->name() == "EFFECT_BEFORE_TARGET");
+}
+
+TEST_CASE("ending an entry before it took effect is EFFECT_BEFORE_TARGET", "[ledger][validation]") {
+  TestLedger l;
+  expect_accepted(submit(l, a_penalty("pen")));  // effective at kT0
+  for (v1::EventKind kind : {v1::RESTORATION, v1::CORRECTION}) {
+    const v1::Receipt early = submit(
+        l, referring("early-" + v1::EventKind_Name(kind), kSamr, kFirm, kind, "pen", kT0 - 1));
+    expect_rejected(early, v1::EFFECT_BEFORE_TARGET);
+    CHECK_THAT(early.message(), Catch::Contains("pen"));
+  }
+  expect_accepted(submit(l, blacklist_entry("bl", kSamr, kFirm, v1::GENERAL, kT0, 30)));
+  expect_rejected(submit(l, referring("rm-early", kSamr, kFirm, v1::BLACKLIST_REMOVAL, "bl", kT0 - 1)),
+                  v1::EFFECT_BEFORE_TARGET);
+  expect_accepted(submit(l, referring("obj", kSta, kFirm, v1::OBJECTION, "pen", kT0 + 10)));
+  expect_rejected(submit(l, referring("rul-early", kSamr, kFirm, v1::OBJECTION_RULING, "obj", kT0 + 9)),
+                  v1::EFFECT_BEFORE_TARGET);
+  // At the same instant as the target is allowed: a correction may retract from the start.
+  expect_accepted(submit(l, referring("cor", kSamr, kFirm, v1::CORRECTION, "bl", kT0)));
+  expect_accepted(submit(l, referring("rul", kSamr, kFirm, v1::OBJECTION_RULING, "obj", kT0 + 10)));
 }
 
 TEST_CASE("a valid event of each non-referring kind is accepted", "[ledger][validation]") {
