@@ -216,17 +216,36 @@ base::Status Node::start() {
 void Node::stop() {
   if (stopped_.exchange(true)) return;
   spdlog::info("node {} stopping", config_.node_id);
-  if (server_) server_->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(2));
+  // 1. Answer everything that waits on the loop, while the loop still runs: the server's
+  //    Shutdown waits for every call to finish, and a call waiting forever would hang it.
+  auto drain = [this] {
+    tick_timer_.cancel();
+    batch_timer_.cancel();
+    for (auto& call : calls_) fail_call(call, grpc_status(grpc::UNAVAILABLE, "node is stopping"));
+    calls_.clear();
+    for (auto& [ctx, fn] : reads_waiting_index_) fn(base::Status::unavailable("node is stopping"));
+    reads_waiting_index_.clear();
+    for (auto& [index, fn] : reads_waiting_apply_) fn(base::Status::unavailable("node is stopping"));
+    reads_waiting_apply_.clear();
+  };
   if (loop_thread_.joinable()) {
-    asio::post(loop_, [this] {
-      tick_timer_.cancel();
-      batch_timer_.cancel();
-      for (auto& call : calls_) fail_call(call, grpc_status(grpc::UNAVAILABLE, "node is stopping"));
-      calls_.clear();
-      for (auto& [ctx, fn] : reads_waiting_index_) fn(base::Status::unavailable("node is stopping"));
-      reads_waiting_index_.clear();
-      for (auto& [index, fn] : reads_waiting_apply_) fn(base::Status::unavailable("node is stopping"));
-      reads_waiting_apply_.clear();
+    std::promise<void> drained;
+    asio::post(loop_, [&] {
+      drain();
+      drained.set_value();
+    });
+    drained.get_future().wait();
+  }
+  // 2. Stop serving; calls that arrive meanwhile are refused (stopped_ is set).
+  if (server_) server_->Shutdown(std::chrono::system_clock::now() + std::chrono::milliseconds(500));
+  {
+    std::unique_lock<std::mutex> lock(catch_up_mu_);
+    catch_up_cv_.wait_for(lock, std::chrono::seconds(30), [this] { return catch_ups_running_ == 0; });
+  }
+  // 3. Stop the loop, then everything it used.
+  if (loop_thread_.joinable()) {
+    asio::post(loop_, [this, drain] {
+      drain();  // anything that arrived during Shutdown
       loop_work_.reset();
       loop_.stop();
     });
@@ -793,6 +812,10 @@ void Node::forward_submit(std::shared_ptr<SubmitCall> call, NodeId leader) {
 
 void Node::after_read_index(std::function<void(const base::Status&)> then) {
   asio::post(loop_, [this, then = std::move(then)]() mutable {
+    if (stopped_.load()) {
+      then(base::Status::unavailable("node is stopping"));
+      return;
+    }
     if (!is_leader_) {
       then(base::Status::not_leader("not the leader"));
       return;
@@ -988,7 +1011,26 @@ void Node::start_catch_up(const consensus::CatchUp& cu) {
 }
 
 void Node::catch_up(v1::CatchUpRequest request, std::function<void(v1::CatchUpResponse)> then) {
+  {
+    std::lock_guard<std::mutex> lock(catch_up_mu_);
+    if (stopped_.load() || catch_ups_running_ > 0) {
+      v1::CatchUpResponse busy;
+      busy.set_ok(false);
+      busy.set_message(stopped_.load() ? "node is stopping" : "a catch-up is already running");
+      then(busy);
+      return;
+    }
+    ++catch_ups_running_;
+  }
   std::thread([this, request = std::move(request), then = std::move(then)] {
+    struct Done {
+      Node* node;
+      ~Done() {
+        std::lock_guard<std::mutex> lock(node->catch_up_mu_);
+        --node->catch_ups_running_;
+        node->catch_up_cv_.notify_all();
+      }
+    } done_guard{this};
     v1::CatchUpResponse response;
     auto fail = [&](const std::string& message) {
       response.set_ok(false);
@@ -1013,6 +1055,11 @@ void Node::catch_up(v1::CatchUpRequest request, std::function<void(v1::CatchUpRe
     v1::Block block;
     uint64_t applied_blocks = 0;
     while (reader->Read(&block)) {
+      if (stopped_.load()) {
+        context.TryCancel();
+        (void)reader->Finish();
+        return fail("node is stopping");
+      }
       if (block.log_index() > request.index()) {
         context.TryCancel();
         break;

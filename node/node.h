@@ -192,6 +192,11 @@ class Node {
   std::map<consensus::NodeId, std::string> directory_;  // every member's address ever learned
   uint64_t compaction_height_ = 0;
 
+  // Catch-ups run on their own thread (one at a time); stop() waits for it.
+  std::mutex catch_up_mu_;
+  std::condition_variable catch_up_cv_;
+  int catch_ups_running_ = 0;  // GUARDED_BY(catch_up_mu_)
+
   mutable std::mutex watch_mu_;
   std::map<std::string, std::set<SubjectWatcher*>> watchers_;  // GUARDED_BY(watch_mu_)
   size_t watcher_count_ = 0;                                    // GUARDED_BY(watch_mu_)
