@@ -32,8 +32,10 @@
 //   storage.compact(i, *raft.membership_at(i)); raft.compacted(i);
 // A peer whose next needed entry is compacted is reported in Ready::catch_ups; the owner brings
 // that peer's node up to date by other means (in credledger: verified blocks), where the peer's
-// owner calls storage.reset(point) then raft.reset_log(point); the leader's owner then calls
-// report_catch_up(peer, point.index) and replication resumes after point.index.
+// owner calls storage.reset(point) then raft.reset_log(point) (see its REQUIRES); the leader's
+// owner then calls report_catch_up(peer, point.index, true) and replication resumes after
+// point.index. Until that report the leader sends the peer heartbeats only; a failed catch-up is
+// reported with ok = false and yields a new notice.
 //
 // Thread: one thread at a time (the node's loop). Errors: calls return Status; bad input from a
 // peer is a Status (kInvalidArgument), never an assertion. Our own mistakes hit LEDGER_ASSERT.
@@ -262,7 +264,11 @@ class Raft {
   // Leader: the owner brought peer's log up to index by catch-up (or failed: ok = false).
   base::Status report_catch_up(NodeId peer, uint64_t index, bool ok);
   // Follower: the owner replaced the stored log by point (storage.reset(point) done).
-  // kInvalidArgument if point.index <= commit index (nothing to gain).
+  // REQUIRES (owner checks before storage.reset): the log does not already hold point's entry,
+  // i.e. term_at(point.index) != point.term. If it does, entries after it may have been
+  // acknowledged to the leader and must not be dropped; the owner then only reports back and the
+  // leader's probing finds the match. kInvalidArgument if point.index <= commit index; kBusy
+  // while a Ready is outstanding.
   base::Status reset_log(const CompactionPoint& point);
 
   bool has_ready() const;

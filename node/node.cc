@@ -1082,6 +1082,10 @@ void Node::catch_up(v1::CatchUpRequest request, std::function<void(v1::CatchUpRe
     point.membership.learners.assign(request.learners().begin(), request.learners().end());
     auto s = on_loop([&]() -> base::Status {
       if (raft_->commit_index() >= point.index) return base::Status::ok();  // caught up meanwhile
+      // If the log already holds the point's entry, entries after it may have been acknowledged
+      // to the leader: keep them; the leader's probing finds the match.
+      auto term = raft_->term_at(point.index);
+      if (term.is_ok() && *term == point.term) return base::Status::ok();
       RETURN_IF_ERROR(storage_->reset(point));
       RETURN_IF_ERROR(raft_->reset_log(point));
       RETURN_IF_ERROR(ledger_->set_cursor(point.index));

@@ -59,7 +59,7 @@ TEST_CASE("finds: vote granted without the log up-to-date check", "[sim]") {
 }
 
 TEST_CASE("finds: vote not persisted before answering", "[sim]") {
-  expect_found(RaftBug::kVoteNotPersisted, sim::Profile::kMixed, 2000);
+  expect_found(RaftBug::kVoteNotPersisted, sim::Profile::kLeaderChurn, 2000);
 }
 
 TEST_CASE("finds: ReadIndex answered without confirming leadership", "[sim]") {

@@ -72,7 +72,7 @@ TEST_CASE("quorum: vote_result matches the naive definition on random inputs", "
   }
 }
 
-TEST_CASE("inflights: full by count or by bytes, freed by acknowledgement", "[consensus]") {
+TEST_CASE("inflights: full by count or by bytes - freed by acknowledgement", "[consensus]") {
   Inflights w(3, 100);
   w.add(1, 10);
   w.add(2, 10);

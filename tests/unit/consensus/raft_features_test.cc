@@ -56,7 +56,7 @@ TEST_CASE("without pre-vote a rejoining node forces a new election", "[consensus
   c.tick_all(30);
   CHECK(c.raft(3).term() > term);
   c.heal();
-  c.tick_all(1);
+  c.tick_all(30);  // node 3's next vote request carries its higher term
   CHECK(c.raft(1).term() > term);
 }
 
@@ -87,7 +87,7 @@ TEST_CASE("leader lease: a voter that hears from the leader ignores a disruptive
 
 // ---- ReadIndex ----
 
-TEST_CASE("read index: the leader answers after a heartbeat round, with its commit index",
+TEST_CASE("read index: the leader answers after a heartbeat round - with its commit index",
           "[consensus]") {
   Cluster c({1, 2, 3});
   c.elect(1);
@@ -114,7 +114,7 @@ TEST_CASE("read index: a leader cut off from the majority never answers", "[cons
   CHECK(c.node(1).read_states.empty());
 }
 
-TEST_CASE("read index: followers answer NotLeader; single voter answers at once",
+TEST_CASE("read index: followers answer NotLeader - single voter answers at once",
           "[consensus]") {
   Cluster c({1, 2, 3});
   c.elect(1);
@@ -170,7 +170,7 @@ TEST_CASE("transfer: an up-to-date voter takes over at once", "[consensus]") {
   CHECK(c.raft(1).role() == Role::kFollower);
 }
 
-TEST_CASE("transfer: a lagging target is caught up first; proposals wait", "[consensus]") {
+TEST_CASE("transfer: a lagging target is caught up first - proposals wait", "[consensus]") {
   Cluster c({1, 2, 3});
   c.elect(1);
   c.isolate(3);
@@ -222,7 +222,7 @@ TEST_CASE("learners replicate and apply but neither vote nor campaign", "[consen
   CHECK(c.raft(1).commit_index() == 2);
 }
 
-TEST_CASE("membership: add learner, promote, remove; one change at a time", "[consensus]") {
+TEST_CASE("membership: add learner - promote - remove - one change at a time", "[consensus]") {
   Cluster c({1, 2, 3});
   c.add_node(4, voters({1, 2, 3}));
   c.elect(1);
@@ -400,7 +400,7 @@ TEST_CASE("compaction: compacting beyond applied is refused", "[consensus]") {
 
 // ---- restart and the Ready contract ----
 
-TEST_CASE("restart: a core rebuilt from storage resumes term, vote, log and membership",
+TEST_CASE("restart: a core rebuilt from storage resumes term - vote - log and membership",
           "[consensus]") {
   Cluster c({1, 2, 3});
   c.add_node(4, voters({1, 2, 3}));
@@ -424,7 +424,7 @@ TEST_CASE("restart: a core rebuilt from storage resumes term, vote, log and memb
   CHECK(r.check_invariants().is_ok());
 }
 
-TEST_CASE("ready: a vote and its answer arrive together, the vote marked must_sync",
+TEST_CASE("ready: a vote and its answer arrive together - the vote marked must_sync",
           "[consensus]") {
   Node n(test_config(1), voters({1, 2, 3}));
   Message m;
@@ -444,7 +444,7 @@ TEST_CASE("ready: a vote and its answer arrive together, the vote marked must_sy
   CHECK_FALSE(n.raft->has_ready());
 }
 
-TEST_CASE("step: malformed peer messages are InvalidArgument, not crashes", "[consensus]") {
+TEST_CASE("step: malformed peer messages are InvalidArgument - not crashes", "[consensus]") {
   Node n(test_config(1), voters({1, 2, 3}));
   Message m;
   m.type = MessageType::kAppend;

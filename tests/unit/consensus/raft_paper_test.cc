@@ -75,7 +75,7 @@ TEST_CASE("5.2: a follower that hears nothing becomes candidate and asks every v
   CHECK(votes[0].term == 1);
 }
 
-TEST_CASE("5.2: election timeouts are randomized within [timeout, 2*timeout)", "[consensus]") {
+TEST_CASE("5.2: election timeouts are randomized within from timeout to twice timeout", "[consensus]") {
   std::set<uint64_t> seen;
   for (NodeId id = 1; id <= 40; ++id) {
     Node n(test_config(id), voters({id, 100, 101}));
@@ -122,7 +122,7 @@ TEST_CASE("5.2: a candidate rejected by a majority steps down", "[consensus]") {
   CHECK(n.raft->term() == 1);
 }
 
-TEST_CASE("5.2: a voter grants at most one vote per term, first come first served",
+TEST_CASE("5.2: a voter grants at most one vote per term - first come first served",
           "[consensus]") {
   Node n(test_config(1), voters({1, 2, 3}));
   n.step(vote(2, 1, 1, 0, 0));
@@ -167,7 +167,7 @@ TEST_CASE("5.2: split votes resolve: some node is elected eventually", "[consens
 
 // ---- §5.3 log replication ----
 
-TEST_CASE("5.3: the leader commits an entry once a majority stored it, and followers learn it",
+TEST_CASE("5.3: the leader commits an entry once a majority stored it - and followers learn it",
           "[consensus]") {
   Cluster c({1, 2, 3});
   c.elect(1);
@@ -179,7 +179,7 @@ TEST_CASE("5.3: the leader commits an entry once a majority stored it, and follo
   }
 }
 
-TEST_CASE("5.3: with a minority down the leader still commits; not with a majority down",
+TEST_CASE("5.3: with a minority down the leader still commits - not with a majority down",
           "[consensus]") {
   Cluster c({1, 2, 3, 4, 5});
   c.elect(1);
