@@ -1,5 +1,6 @@
 #include "node/config.h"
 
+#include <algorithm>
 #include <fstream>
 #include <sstream>
 #include <toml++/toml.h>
@@ -53,6 +54,16 @@ base::Status NodeConfig::validate() const {
   if (raft.max_size_per_msg_bytes + (64 << 10) > limits.grpc_max_message_bytes) {
     return bad("raft.max_size_per_msg_bytes must stay 64 KiB below limits.grpc_max_message_bytes");
   }
+  // A proposal the size of one gRPC message must fit in the leader's uncommitted budget.
+  if (raft.max_uncommitted_bytes < limits.grpc_max_message_bytes) {
+    return bad("raft.max_uncommitted_bytes must be at least limits.grpc_max_message_bytes");
+  }
+  static const char* const kLevels[] = {"trace", "debug", "info", "warning", "warn",
+                                        "error", "critical", "off"};
+  if (std::find(std::begin(kLevels), std::end(kLevels), log_level) == std::end(kLevels)) {
+    return bad("log_level '" + log_level +
+               "' is not one of trace, debug, info, warning, error, critical, off");
+  }
   if (limits.max_events_per_submit == 0 || limits.max_subjects_per_check == 0) {
     return bad("limits.max_events_per_submit and max_subjects_per_check must be positive");
   }
@@ -99,7 +110,6 @@ base::Result<NodeConfig> parse_config(const std::string& text, const std::string
   get_str(t["agency_key"], "agency_key", c.agency_key_file);
   get_str(t["listen"], "listen", c.listen);
   get_str(t["metrics_listen"], "metrics_listen", c.metrics_listen);
-  get_str(t["access_log"], "access_log", c.access_log);
   get_str(t["log_level"], "log_level", c.log_level);
   get_bool(t["join"], "join", c.join);
   if (auto* peers = t["peers"].as_table()) {
@@ -148,7 +158,6 @@ base::Result<NodeConfig> parse_config(const std::string& text, const std::string
   get_u64(t["limits"]["verify_threads"], "limits.verify_threads", c.limits.verify_threads);
   get_u64(t["limits"]["max_watchers"], "limits.max_watchers", c.limits.max_watchers);
   if (!error.empty()) return base::Status::invalid_argument(error);
-  if (c.access_log.empty() && !c.data_dir.empty()) c.access_log = c.data_dir + "/access.log";
   if (auto s = c.validate(); !s.is_ok()) return s.with_context(origin);
   return c;
 }

@@ -59,7 +59,6 @@ struct NodeConfig {
   std::string agency_key_file;  // the node's agency signing key (checkpoints)
   std::string listen;           // host:port for clients and peers (gRPC)
   std::string metrics_listen;   // host:port for Prometheus text metrics; empty = off
-  std::string access_log;       // file recording queries about individuals; default data_dir
   std::string log_level = "info";
   // Initial voters and their addresses (id -> host:port). Must include this node if it is a
   // founding member; a node that joins later lists the current members and sets join = true.
