@@ -28,6 +28,7 @@ metrics_base_port=${CREDLEDGER_METRICS_BASE_PORT:-9101}
 build_dir=${CREDLEDGER_BUILD_DIR:-$repo/build}
 credd=$build_dir/node/credd
 credctl=$build_dir/tools/credctl
+credaudit=$build_dir/tools/credaudit
 node_ids=(1 2 3)
 declare -A node_agency=([1]=samr [2]=sta [3]=court)
 readonly stop_timeout_s=20 leader_timeout_s=60
@@ -138,7 +139,7 @@ build() {
     fi
     local jobs
     jobs=$(nproc 2>/dev/null || echo 2)
-    local cmds="${configure[*]@Q} >/dev/null && cmake --build ${build_dir@Q} -j$jobs --target credd credctl"
+    local cmds="${configure[*]@Q} >/dev/null && cmake --build ${build_dir@Q} -j$jobs --target credd credctl credaudit"
     # Several checkouts may share the machine: builds take turns.
     local lock=()
     command -v flock >/dev/null 2>&1 && lock=(flock /tmp/credledger-build.lock)
@@ -280,6 +281,7 @@ tls_as() {
 }
 as_operator() { tls_as operator-ops "$@"; }
 as_bank() { tls_as relying-bank "$@"; }
+as_auditor() { tls_as auditor-audit-office "$@"; }
 as_public() { "$credctl" --endpoints "$endpoints" --cacert "$state/tls/ca.crt" "$@"; }
 
 # ---- sample events ---------------------------------------------------------------------------
@@ -385,6 +387,37 @@ show() {
   leader=$(as_operator -o json cluster status |
     sed -n 's/^ *"leader_address": *"\([^"]*\)".*/\1/p' | head -n 1)
   via=$leader as_operator cluster status | sed 's/^/    /'
+  audit
+}
+
+# json_number KEY: the first "KEY": N (or "N") of a JSON document on stdin.
+json_number() { sed -n "s/^ *\"$1\": *\"\{0,1\}\([0-9]*\)\"\{0,1\},\{0,1\}\$/\1/p" | head -n 1; }
+
+# An auditor's view: a checkpoint cosigned by a quorum of agencies, an inclusion proof, and the
+# whole chain replayed from genesis by credaudit, which trusts nothing the nodes say.
+audit() {
+  local audit_dir=$state/audit i
+  mkdir -p "$audit_dir"
+  say "auditing as auditor:audit-office (credaudit trusts nothing the nodes say)"
+  # Nodes cosign their head every second; wait for the checkpoint of the current head.
+  local head cp_height=
+  head=$(as_operator -o json cluster status | json_number height)
+  for i in $(seq 1 50); do
+    if as_auditor checkpoint --out "$audit_dir/checkpoint.json" >/dev/null 2>&1; then
+      cp_height=$(json_number height <"$audit_dir/checkpoint.json")
+      [ "$cp_height" = "$head" ] && break
+    fi
+    sleep 0.2
+  done
+  [ -s "$audit_dir/checkpoint.json" ] || die "no checkpoint was cosigned by a quorum"
+  as_auditor checkpoint | sed 's/^/    /'
+  as_auditor proof inclusion --event samr-2026-bl-re-0007 --out "$audit_dir/proof.json" |
+    sed 's/^/    /'
+  "$credaudit" inclusion --genesis "$state/genesis.json" --checkpoint "$audit_dir/checkpoint.json" \
+    --proof "$audit_dir/proof.json" | sed 's/^/    /'
+  as_auditor export --out "$audit_dir/chain.bin" | sed 's/^/    /'
+  "$credaudit" verify --genesis "$state/genesis.json" --chain "$audit_dir/chain.bin" \
+    --checkpoint "$audit_dir/checkpoint.json" | sed 's/^/    /'
 }
 
 print_help() {

@@ -168,6 +168,27 @@ bool verify(std::string_view domain, std::string_view message, std::string_view 
          0;
 }
 
+std::string sign_raw(std::string_view message, std::string_view secret_key) {
+  crypto_init();
+  LEDGER_ASSERT(secret_key.size() == kSecretKeyBytes);
+  std::string sig(crypto_sign_BYTES, '\0');
+  crypto_sign_detached(reinterpret_cast<unsigned char*>(sig.data()), nullptr,
+                       reinterpret_cast<const unsigned char*>(message.data()), message.size(),
+                       reinterpret_cast<const unsigned char*>(secret_key.data()));
+  return sig;
+}
+
+bool verify_raw(std::string_view message, std::string_view signature,
+                std::string_view public_key) {
+  crypto_init();
+  if (signature.size() != kSignatureBytes || public_key.size() != kPublicKeyBytes) return false;
+  return crypto_sign_verify_detached(reinterpret_cast<const unsigned char*>(signature.data()),
+                                     reinterpret_cast<const unsigned char*>(message.data()),
+                                     message.size(),
+                                     reinterpret_cast<const unsigned char*>(public_key.data())) ==
+         0;
+}
+
 std::string pseudonym(std::string_view national_id, std::string_view secret) {
   crypto_init();
   LEDGER_ASSERT(secret.size() >= crypto_generichash_KEYBYTES_MIN);

@@ -60,6 +60,14 @@ std::string sign(std::string_view domain, std::string_view message, std::string_
 bool verify(std::string_view domain, std::string_view message, std::string_view signature,
             std::string_view public_key);
 
+// Ed25519 over `message` exactly as given, without our domain prefix. Only for external formats
+// whose own framing separates domains: C2SP cosignature/v1 messages begin "cosignature/v1\n"
+// (ledger/checkpoint.h), which no domain-prefixed message of ours can.
+// REQUIRES (sign_raw): secret_key.size() == kSecretKeyBytes. verify_raw: wrong sizes are false.
+std::string sign_raw(std::string_view message, std::string_view secret_key);
+bool verify_raw(std::string_view message, std::string_view signature,
+                std::string_view public_key);
+
 // 64 lowercase hex characters: keyed BLAKE2b-256 of a national ID under the consortium secret.
 // REQUIRES: secret is 16..64 bytes.
 std::string pseudonym(std::string_view national_id, std::string_view secret);

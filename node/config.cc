@@ -27,6 +27,7 @@ base::Status NodeConfig::validate() const {
   if (genesis_file.empty()) return bad("genesis is required");
   RETURN_IF_ERROR(check_host_port(listen, "listen"));
   if (!metrics_listen.empty()) RETURN_IF_ERROR(check_host_port(metrics_listen, "metrics_listen"));
+  if (checkpoint_interval_ms < 10) return bad("checkpoint_interval_ms must be at least 10");
   if (peers.empty()) return bad("[peers] must list the cluster's members (id = \"host:port\")");
   for (const auto& [id, address] : peers) {
     if (id == 0) return bad("peer id 0 is reserved");
@@ -111,6 +112,7 @@ base::Result<NodeConfig> parse_config(const std::string& text, const std::string
   get_str(t["listen"], "listen", c.listen);
   get_str(t["metrics_listen"], "metrics_listen", c.metrics_listen);
   get_str(t["log_level"], "log_level", c.log_level);
+  get_u64(t["checkpoint_interval_ms"], "checkpoint_interval_ms", c.checkpoint_interval_ms);
   get_bool(t["join"], "join", c.join);
   if (auto* peers = t["peers"].as_table()) {
     for (const auto& [key, value] : *peers) {

@@ -56,7 +56,8 @@ Node::Node(NodeConfig config)
     : config_(std::move(config)),
       loop_work_(asio::make_work_guard(loop_)),
       tick_timer_(loop_),
-      batch_timer_(loop_) {}
+      batch_timer_(loop_),
+      checkpoint_timer_(loop_) {}
 
 Node::~Node() { stop(); }
 
@@ -78,7 +79,7 @@ base::Status Node::open() {
   ledger::Database::Options db_options;
   db_options.extra_column_families = {std::string(consensus::RocksLogStorage::kLogColumnFamily),
                                       std::string(consensus::RocksLogStorage::kStateColumnFamily),
-                                      "node_meta", "access"};
+                                      "node_meta", "access", "checkpoints"};
   ASSIGN_OR_RETURN(db_, ledger::Database::open(config_.data_dir + "/db", db_options));
   auto opened = ledger::Ledger::open(*db_, consortium_, {});
   if (!opened.is_ok()) {
@@ -123,6 +124,25 @@ base::Status Node::open() {
     if (last->Valid() && last->key().size() == 8) {
       access_sequence_ = ledger::get_u64(std::string_view(last->key().data(), 8));
     }
+  }
+
+  origin_ = ledger::checkpoint_origin(consortium_->config().consortium_id());
+  if (!config_.agency_key_file.empty()) {
+    ASSIGN_OR_RETURN(ledger::KeyFile key, ledger::read_key_file(config_.agency_key_file));
+    const auto* known = consortium_->find_key(key.key_id);
+    if (known == nullptr || known->public_key != key.keys.public_key ||
+        known->agency->id() != key.agency) {
+      return base::Status::invalid_argument("agency_key " + config_.agency_key_file + " (key '" +
+                                            key.key_id + "' of '" + key.agency +
+                                            "') is not a key of that agency in the genesis");
+    }
+    agency_key_ = std::move(key);
+  }
+  {
+    std::string value;
+    auto st = db_->db()->Get(rocksdb::ReadOptions(), db_->cf("node_meta"), "trusted_checkpoint",
+                             &value);
+    if (st.ok() && value.size() == 8) trusted_checkpoint_height_ = ledger::get_u64(value);
   }
 
   if (config_.tls.insecure_plaintext) {
@@ -206,6 +226,7 @@ base::Status Node::start() {
   loop_thread_ = std::thread([this] { loop_.run(); });
   asio::post(loop_, [this] {
     on_tick();
+    checkpoint_round();
     schedule_ready();
   });
   spdlog::info("node {} serving on {} (metrics {})", config_.node_id, config_.listen,
@@ -221,6 +242,7 @@ void Node::stop() {
   auto drain = [this] {
     tick_timer_.cancel();
     batch_timer_.cancel();
+    checkpoint_timer_.cancel();
     for (auto& call : calls_) fail_call(call, grpc_status(grpc::UNAVAILABLE, "node is stopping"));
     calls_.clear();
     for (auto& [ctx, fn] : reads_waiting_index_) fn(base::Status::unavailable("node is stopping"));
@@ -997,15 +1019,28 @@ void Node::start_catch_up(const consensus::CatchUp& cu) {
   call->stub->async()->CatchUp(&call->context, &call->request, &call->response,
                                [this, call, peer](grpc::Status status) {
                                  asio::post(loop_, [this, call, peer, status] {
-                                   catching_up_.erase(peer);
                                    const bool ok = status.ok() && call->response.ok();
-                                   if (!ok) {
-                                     spdlog::warn("catch-up of node {} failed: {} {}", peer,
-                                                  status.error_message(),
-                                                  call->response.message());
-                                   }
-                                   (void)raft_->report_catch_up(peer, call->response.index(), ok);
-                                   schedule_ready();
+                                   auto report = [this, call, peer, ok] {
+                                     catching_up_.erase(peer);
+                                     (void)raft_->report_catch_up(peer, call->response.index(),
+                                                                  ok);
+                                     schedule_ready();
+                                   };
+                                   if (ok) return report();
+                                   spdlog::warn("catch-up of node {} failed: {} {}", peer,
+                                                status.error_message(),
+                                                call->response.message());
+                                   // Retry after an election timeout, not at once: a peer that
+                                   // is down fails fast, and the core asks again immediately,
+                                   // which would spin this loop and flood the log.
+                                   auto retry = std::make_shared<asio::steady_timer>(
+                                       loop_, std::chrono::milliseconds(
+                                                  config_.raft.tick_ms *
+                                                  config_.raft.election_ticks));
+                                   retry->async_wait(
+                                       [this, retry, report](const boost::system::error_code& ec) {
+                                         if (!ec && !stopped_.load()) report();
+                                       });
                                  });
                                });
 }
@@ -1099,6 +1134,158 @@ void Node::catch_up(v1::CatchUpRequest request, std::function<void(v1::CatchUpRe
     response.set_index(point.index);
     then(response);
   }).detach();
+}
+
+// ---------------------------------------------------------------------------------------------
+// Checkpoints
+
+base::Status Node::store_checkpoint(uint64_t height, const ledger::CosignedCheckpoint& checkpoint) {
+  std::string key;
+  ledger::put_u64(key, height);
+  return ledger::from_rocks(db_->db()->Put(rocksdb::WriteOptions(), db_->cf("checkpoints"), key,
+                                           checkpoint.text()),
+                            "store checkpoint " + std::to_string(height));
+}
+
+base::Result<ledger::CosignedCheckpoint> Node::checkpoint(uint64_t height) const {
+  if (height == 0) height = trusted_checkpoint_height_.load();
+  if (height == 0) {
+    return base::Status::not_found("no checkpoint has been cosigned by a quorum of agencies yet");
+  }
+  std::string key;
+  ledger::put_u64(key, height);
+  std::string text;
+  auto s = db_->db()->Get(rocksdb::ReadOptions(), db_->cf("checkpoints"), key, &text);
+  if (s.IsNotFound()) {
+    return base::Status::not_found("this node made no checkpoint at height " +
+                                   std::to_string(height));
+  }
+  RETURN_IF_ERROR(ledger::from_rocks(s, "read checkpoint"));
+  auto parsed = ledger::parse_checkpoint_note(text);
+  if (!parsed.is_ok()) return base::Status::corruption("stored checkpoint: " + parsed.status().message());
+  return parsed;
+}
+
+void Node::checkpoint_round() {
+  if (stopped_.load()) return;
+  checkpoint_timer_.expires_after(std::chrono::milliseconds(config_.checkpoint_interval_ms));
+  checkpoint_timer_.async_wait([this](const boost::system::error_code& ec) {
+    if (!ec) checkpoint_round();
+  });
+  const uint64_t height = ledger_->head().height();
+  if (height == 0 || height == last_checkpoint_height_) return;
+  auto cp = ledger::checkpoint_at(*ledger_, height);
+  if (!cp.is_ok()) {
+    spdlog::error("cannot make checkpoint at height {}: {}", height, cp.status().to_string());
+    return;
+  }
+  ledger::CosignedCheckpoint checkpoint = ledger::make_checkpoint(origin_, *cp);
+  const uint64_t now_s = static_cast<uint64_t>(now_ms() / 1000);
+  if (agency_key_) {
+    if (auto s = ledger::cosign(checkpoint, *agency_key_, now_s); !s.is_ok()) {
+      spdlog::error("cannot cosign checkpoint {}: {}", height, s.to_string());
+      return;
+    }
+  }
+  if (auto s = store_checkpoint(height, checkpoint); !s.is_ok()) {
+    spdlog::error("{}", s.to_string());
+    return;
+  }
+  last_checkpoint_height_ = height;
+  if (!checkpoint.note.signatures.empty()) {
+    add_cosignature(height, checkpoint.note.signatures.back());  // a one-agency consortium
+  }
+  // Ask every peer to cosign the same body; answers arrive on the loop.
+  for (const auto& [peer, address] : transport_->addresses()) {
+    auto channel = channel_to(peer);
+    if (!channel) continue;
+    struct Call {
+      grpc::ClientContext context;
+      v1::CosignRequest request;
+      v1::CosignResponse response;
+      std::unique_ptr<v1::PeerService::Stub> stub;
+    };
+    auto call = std::make_shared<Call>();
+    call->request.set_height(height);
+    call->request.set_body(checkpoint.note.body);
+    if (insecure()) {
+      call->context.AddMetadata("x-credledger-role", "node:" + std::to_string(config_.node_id));
+    }
+    call->context.set_deadline(std::chrono::system_clock::now() +
+                               std::chrono::milliseconds(config_.checkpoint_interval_ms * 5));
+    call->stub = v1::PeerService::NewStub(channel);
+    call->stub->async()->Cosign(&call->context, &call->request, &call->response,
+                                [this, call, height, peer](grpc::Status status) {
+                                  if (!status.ok()) {
+                                    if (status.error_code() == grpc::INVALID_ARGUMENT) {
+                                      spdlog::error("node {} refused to cosign checkpoint {}: {}",
+                                                    peer, height, status.error_message());
+                                    }
+                                    return;
+                                  }
+                                  ledger::NoteSignature sig;
+                                  sig.name = call->response.key_name();
+                                  sig.key_id = call->response.key_id();
+                                  sig.signature = call->response.signature();
+                                  asio::post(loop_, [this, height, sig] {
+                                    if (!stopped_.load()) add_cosignature(height, sig);
+                                  });
+                                });
+  }
+}
+
+void Node::add_cosignature(uint64_t height, const ledger::NoteSignature& signature) {
+  auto stored = checkpoint(height);
+  if (!stored.is_ok()) return;
+  ledger::CosignedCheckpoint checkpoint = std::move(stored).value();
+  auto& sigs = checkpoint.note.signatures;
+  std::erase_if(sigs, [&](const ledger::NoteSignature& s) { return s.name == signature.name; });
+  sigs.push_back(signature);
+  // Keep only signatures that verify: a bad one would make the whole note untrusted.
+  const ledger::QuorumReport report = ledger::verify_cosignatures(*consortium_, checkpoint);
+  for (const auto& check : report.signatures) {
+    if (check.name == signature.name && check.outcome != ledger::CosignatureCheck::Outcome::kValid) {
+      spdlog::warn("cosignature of {} on checkpoint {} rejected: {}", signature.name, height,
+                   check.detail);
+      return;
+    }
+  }
+  if (auto s = store_checkpoint(height, checkpoint); !s.is_ok()) {
+    spdlog::error("{}", s.to_string());
+    return;
+  }
+  if (report.trusted() && height > trusted_checkpoint_height_.load()) {
+    trusted_checkpoint_height_ = height;
+    std::string value;
+    ledger::put_u64(value, height);
+    auto s = db_->db()->Put(rocksdb::WriteOptions(), db_->cf("node_meta"), "trusted_checkpoint",
+                            value);
+    if (!s.ok()) spdlog::error("cannot record trusted checkpoint: {}", s.ToString());
+  }
+}
+
+base::Result<v1::CosignResponse> Node::cosign_peer_checkpoint(uint64_t height,
+                                                              const std::string& body) {
+  if (!agency_key_) return base::Status::not_found("this node has no agency_key to cosign with");
+  if (height > ledger_->head().height()) {
+    return base::Status::unavailable("height " + std::to_string(height) + " not applied here yet");
+  }
+  ASSIGN_OR_RETURN(v1::Checkpoint mine, ledger::checkpoint_at(*ledger_, height));
+  ledger::CosignedCheckpoint checkpoint = ledger::make_checkpoint(origin_, mine);
+  if (checkpoint.note.body != body) {
+    // Two nodes disagree about the same height: evidence of a fork or corruption.
+    spdlog::critical("refusing to cosign height {}: my checkpoint body differs.\nmine:\n{}theirs:\n{}",
+                     height, checkpoint.note.body, body);
+    return base::Status::invalid_argument("checkpoint at height " + std::to_string(height) +
+                                          " differs from this node's");
+  }
+  RETURN_IF_ERROR(ledger::cosign(checkpoint, *agency_key_, static_cast<uint64_t>(now_ms() / 1000)));
+  const ledger::NoteSignature& sig = checkpoint.note.signatures.back();
+  v1::CosignResponse response;
+  response.set_key_name(sig.name);
+  response.set_key_id(sig.key_id);
+  response.set_signature(sig.signature);
+  return response;
 }
 
 // ---------------------------------------------------------------------------------------------

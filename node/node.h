@@ -31,6 +31,7 @@
 
 #include "consensus/raft.h"
 #include "consensus/rocks_log_storage.h"
+#include "ledger/checkpoint.h"
 #include "ledger/consortium.h"
 #include "ledger/db.h"
 #include "ledger/ledger.h"
@@ -111,6 +112,16 @@ class Node {
   bool add_watcher(const v1::Subject& subject, SubjectWatcher* watcher);
   void remove_watcher(const v1::Subject& subject, SubjectWatcher* watcher);
 
+  // Checkpoints (ledger/checkpoint.h). The node cosigns its head every checkpoint_interval_ms
+  // and asks its peers to cosign the same body; a checkpoint cosigned by a quorum of agencies
+  // becomes the latest trusted one. Every checkpoint made is kept by height.
+  // height 0 = the latest trusted checkpoint; kNotFound if none.
+  base::Result<ledger::CosignedCheckpoint> checkpoint(uint64_t height) const;
+  // A peer's request: cosign `body` if this node's own block at `height` gives the same body.
+  // kUnavailable if not applied yet; kInvalidArgument if the body differs (logged as evidence);
+  // kNotFound if this node has no agency key.
+  base::Result<v1::CosignResponse> cosign_peer_checkpoint(uint64_t height, const std::string& body);
+
   // Queries about individuals are recorded (who, when, which subject) for auditors.
   void record_access(const Caller& caller, const std::string& method, const v1::Subject& subject);
   base::Result<std::vector<v1::AccessRecord>> access_log(uint64_t after, uint32_t limit) const;
@@ -143,6 +154,9 @@ class Node {
   void fatal(const std::string& what, const base::Status& status);
   std::vector<ledger::SignatureState> verify_block_signatures(const v1::BlockBody& body);
   void persist_address(consensus::NodeId id, const std::string& address);
+  void checkpoint_round();
+  void add_cosignature(uint64_t height, const ledger::NoteSignature& signature);
+  base::Status store_checkpoint(uint64_t height, const ledger::CosignedCheckpoint& checkpoint);
 
   NodeConfig config_;
   std::shared_ptr<const ledger::Consortium> consortium_;
@@ -160,6 +174,7 @@ class Node {
   boost::asio::executor_work_guard<boost::asio::io_context::executor_type> loop_work_;
   boost::asio::steady_timer tick_timer_;
   boost::asio::steady_timer batch_timer_;
+  boost::asio::steady_timer checkpoint_timer_;
   std::unique_ptr<boost::asio::thread_pool> verify_pool_;
   std::thread loop_thread_;
   std::unique_ptr<grpc::Server> server_;
@@ -191,6 +206,10 @@ class Node {
   std::set<consensus::NodeId> catching_up_;
   std::map<consensus::NodeId, std::string> directory_;  // every member's address ever learned
   uint64_t compaction_height_ = 0;
+  std::optional<ledger::KeyFile> agency_key_;
+  std::string origin_;
+  uint64_t last_checkpoint_height_ = 0;                 // loop thread
+  std::atomic<uint64_t> trusted_checkpoint_height_{0};  // written by the loop, read anywhere
 
   // Catch-ups run on their own thread (one at a time); stop() waits for it.
   std::mutex catch_up_mu_;

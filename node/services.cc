@@ -2,6 +2,8 @@
 
 #include <spdlog/spdlog.h>
 
+#include "ledger/audit.h"
+#include "ledger/checkpoint.h"
 #include "ledger/validation.h"
 #include "node/node.h"
 
@@ -542,15 +544,92 @@ class AuditServiceImpl final : public v1::AuditService::CallbackService {
 
   ServerUnaryReactor* GetCheckpoint(CallbackServerContext* context,
                                     const v1::GetCheckpointRequest* request,
-                                    v1::Checkpoint* response) override {
+                                    v1::CheckpointResponse* response) override {
     auto* reactor = context->DefaultReactor();
-    const v1::BlockHeader head = node_.ledger().head();
-    response->set_tree_size(head.tree_size());
-    response->set_root_hash(head.merkle_root());
-    response->set_height(head.height());
-    response->set_block_hash(ledger::to_string(node_.ledger().head_hash()));
-    response->set_state_root(head.state_root());
-    response->set_timestamp_ms(head.timestamp_ms());
+    // Checkpoints are public: anyone may hold the ledger to what a quorum signed.
+    auto checkpoint = node_.checkpoint(request->height());
+    if (!checkpoint.is_ok()) {
+      reactor->Finish(to_grpc(checkpoint.status()));
+      return reactor;
+    }
+    const ledger::QuorumReport report = ledger::verify_cosignatures(node_.consortium(), *checkpoint);
+    *response->mutable_checkpoint() = checkpoint->checkpoint;
+    response->set_note(checkpoint->text());
+    for (const auto& agency : report.signer_agencies) response->add_signer_agencies(agency);
+    response->set_quorum(report.trusted());
+    reactor->Finish(Status::OK);
+    return reactor;
+  }
+
+  ServerUnaryReactor* GetInclusionProof(CallbackServerContext* context,
+                                        const v1::InclusionProofRequest* request,
+                                        v1::InclusionProofResponse* response) override {
+    auto* reactor = context->DefaultReactor();
+    auto checkpoint = node_.checkpoint(request->checkpoint_height());
+    if (!checkpoint.is_ok()) {
+      reactor->Finish(to_grpc(checkpoint.status()));
+      return reactor;
+    }
+    uint64_t sequence = request->leaf_index();
+    if (!request->event_id().empty()) {
+      auto record = node_.ledger().event(request->event_id());
+      if (!record.is_ok()) {
+        reactor->Finish(to_grpc(record.status()));
+        return reactor;
+      }
+      if (!record->location.receipt().accepted()) {
+        reactor->Finish(Status(StatusCode::FAILED_PRECONDITION,
+                               "event '" + request->event_id() +
+                                   "' was rejected; only accepted events are Merkle leaves"));
+        return reactor;
+      }
+      // The entry, if any, says whose data this is; individuals' events are not public.
+      if (record->entry) {
+        const Caller caller = node_.caller_of(*context);
+        Status s = authorize_subject(caller, record->entry->subject());
+        if (!s.ok()) {
+          reactor->Finish(s);
+          return reactor;
+        }
+      }
+      sequence = record->location.receipt().sequence();
+    }
+    auto proof = ledger::make_inclusion_proof(node_.ledger(), sequence, *checkpoint);
+    if (!proof.is_ok()) {
+      reactor->Finish(to_grpc(proof.status()));
+      return reactor;
+    }
+    response->set_leaf_index(proof->leaf_index);
+    response->set_tree_size(proof->tree_size);
+    response->set_leaf_data(proof->leaf_data);
+    for (const auto& h : proof->path) response->add_path(ledger::to_string(h));
+    response->set_checkpoint_note(checkpoint->text());
+    reactor->Finish(Status::OK);
+    return reactor;
+  }
+
+  ServerUnaryReactor* GetConsistencyProof(CallbackServerContext* context,
+                                          const v1::ConsistencyProofRequest* request,
+                                          v1::ConsistencyProofResponse* response) override {
+    auto* reactor = context->DefaultReactor();
+    auto older = node_.checkpoint(request->old_height());
+    auto newer = node_.checkpoint(request->new_height());
+    if (request->old_height() == 0 || !older.is_ok() || !newer.is_ok()) {
+      reactor->Finish(request->old_height() == 0
+                          ? Status(StatusCode::INVALID_ARGUMENT, "name the old checkpoint's height")
+                          : to_grpc(!older.is_ok() ? older.status() : newer.status()));
+      return reactor;
+    }
+    auto proof = ledger::make_consistency_proof(node_.ledger(), *older, *newer);
+    if (!proof.is_ok()) {
+      reactor->Finish(to_grpc(proof.status()));
+      return reactor;
+    }
+    response->set_old_size(proof->old_size);
+    response->set_new_size(proof->new_size);
+    for (const auto& h : proof->path) response->add_path(ledger::to_string(h));
+    response->set_old_checkpoint_note(older->text());
+    response->set_new_checkpoint_note(newer->text());
     reactor->Finish(Status::OK);
     return reactor;
   }
@@ -743,6 +822,23 @@ class PeerServiceImpl final : public v1::PeerService::CallbackService {
       *response = std::move(r);
       reactor->Finish(Status::OK);
     });
+    return reactor;
+  }
+
+  ServerUnaryReactor* Cosign(CallbackServerContext* context, const v1::CosignRequest* request,
+                             v1::CosignResponse* response) override {
+    auto* reactor = context->DefaultReactor();
+    if (node_.caller_of(*context).role != Role::kNode) {
+      reactor->Finish(Status(StatusCode::PERMISSION_DENIED, "cosigning needs a node certificate"));
+      return reactor;
+    }
+    auto answer = node_.cosign_peer_checkpoint(request->height(), request->body());
+    if (!answer.is_ok()) {
+      reactor->Finish(to_grpc(answer.status()));
+      return reactor;
+    }
+    *response = std::move(answer).value();
+    reactor->Finish(Status::OK);
     return reactor;
   }
 

@@ -7,7 +7,10 @@
 #include <nlohmann/json.hpp>
 #include <sstream>
 
+#include "ledger/audit.h"
+#include "ledger/checkpoint.h"
 #include "ledger/consortium.h"
+#include "ledger/export.h"
 #include "ledger/crypto.h"
 #include "ledger/event.h"
 #include "ledger/validation.h"
@@ -455,6 +458,146 @@ int run_access_log(const Global& g, uint64_t after, uint32_t limit) {
   return kExitOk;
 }
 
+base::Result<ledger::CosignedCheckpoint> fetch_checkpoint(const tools::Client& client,
+                                                          uint64_t height, grpc::Status& status) {
+  v1::GetCheckpointRequest request;
+  request.set_height(height);
+  v1::CheckpointResponse response;
+  status = client.call([&](auto channel, grpc::ClientContext& ctx) {
+    return v1::AuditService::NewStub(channel)->GetCheckpoint(&ctx, request, &response);
+  });
+  if (!status.ok()) return base::Status::unavailable(status.error_message());
+  return ledger::parse_checkpoint_note(response.note());
+}
+
+int run_checkpoint(const Global& g, uint64_t height, const std::string& out) {
+  auto client = connect(g);
+  if (!client.is_ok()) return fail(client.status());
+  grpc::Status status;
+  auto cp = fetch_checkpoint(*client, height, status);
+  if (!status.ok()) return fail_status(status);
+  if (!cp.is_ok()) return fail(cp.status());
+  const std::string json = ledger::checkpoint_to_json(*cp);
+  if (!out.empty()) {
+    if (auto s = tools::write_file(out, json + "\n", true); !s.is_ok()) return fail(s);
+  }
+  if (g.json() || out.empty()) {
+    std::cout << (g.json() ? json : cp->text()) << "\n";
+  } else {
+    std::cout << "checkpoint at height " << cp->checkpoint.height() << " (tree size "
+              << cp->checkpoint.tree_size() << ", " << cp->note.signatures.size()
+              << " cosignatures) written to " << out << "\n";
+  }
+  return kExitOk;
+}
+
+int run_proof_inclusion(const Global& g, const std::string& event_id, uint64_t leaf,
+                        uint64_t checkpoint_height, const std::string& out) {
+  auto client = connect(g);
+  if (!client.is_ok()) return fail(client.status());
+  v1::InclusionProofRequest request;
+  request.set_event_id(event_id);
+  request.set_leaf_index(leaf);
+  request.set_checkpoint_height(checkpoint_height);
+  v1::InclusionProofResponse response;
+  grpc::Status status = client->call([&](auto channel, grpc::ClientContext& ctx) {
+    return v1::AuditService::NewStub(channel)->GetInclusionProof(&ctx, request, &response);
+  });
+  if (!status.ok()) return fail_status(status);
+  ledger::InclusionProof proof;
+  proof.leaf_index = response.leaf_index();
+  proof.tree_size = response.tree_size();
+  proof.leaf_data = response.leaf_data();
+  for (const auto& h : response.path()) {
+    auto hash = ledger::hash_from_bytes(h);
+    if (!hash.is_ok()) return fail(hash.status());
+    proof.path.push_back(*hash);
+  }
+  auto cp = ledger::parse_checkpoint_note(response.checkpoint_note());
+  if (!cp.is_ok()) return fail(cp.status());
+  proof.checkpoint = std::move(cp).value();
+  const std::string json = ledger::inclusion_proof_to_json(proof);
+  if (out.empty()) {
+    std::cout << json << "\n";
+    return kExitOk;
+  }
+  if (auto s = tools::write_file(out, json + "\n", true); !s.is_ok()) return fail(s);
+  std::cout << "inclusion proof of leaf " << proof.leaf_index << " in tree size "
+            << proof.tree_size << " (" << proof.path.size() << " hashes) written to " << out
+            << "\n";
+  return kExitOk;
+}
+
+int run_proof_consistency(const Global& g, uint64_t old_height, uint64_t new_height,
+                          const std::string& out) {
+  auto client = connect(g);
+  if (!client.is_ok()) return fail(client.status());
+  v1::ConsistencyProofRequest request;
+  request.set_old_height(old_height);
+  request.set_new_height(new_height);
+  v1::ConsistencyProofResponse response;
+  grpc::Status status = client->call([&](auto channel, grpc::ClientContext& ctx) {
+    return v1::AuditService::NewStub(channel)->GetConsistencyProof(&ctx, request, &response);
+  });
+  if (!status.ok()) return fail_status(status);
+  ledger::ConsistencyProof proof;
+  proof.old_size = response.old_size();
+  proof.new_size = response.new_size();
+  for (const auto& h : response.path()) {
+    auto hash = ledger::hash_from_bytes(h);
+    if (!hash.is_ok()) return fail(hash.status());
+    proof.path.push_back(*hash);
+  }
+  auto older = ledger::parse_checkpoint_note(response.old_checkpoint_note());
+  auto newer = ledger::parse_checkpoint_note(response.new_checkpoint_note());
+  if (!older.is_ok()) return fail(older.status());
+  if (!newer.is_ok()) return fail(newer.status());
+  proof.old_checkpoint = std::move(older).value();
+  proof.new_checkpoint = std::move(newer).value();
+  const std::string json = ledger::consistency_proof_to_json(proof);
+  if (out.empty()) {
+    std::cout << json << "\n";
+    return kExitOk;
+  }
+  if (auto s = tools::write_file(out, json + "\n", true); !s.is_ok()) return fail(s);
+  std::cout << "consistency proof " << proof.old_size << " -> " << proof.new_size << " ("
+            << proof.path.size() << " hashes) written to " << out << "\n";
+  return kExitOk;
+}
+
+int run_export(const Global& g, uint64_t from, uint64_t to, const std::string& out) {
+  if (out.empty()) return fail(base::Status::invalid_argument("--out is required"));
+  auto client = connect(g);
+  if (!client.is_ok()) return fail(client.status());
+  std::ofstream file(out, std::ios::binary | std::ios::trunc);
+  if (!file) return fail(base::Status::io_error("cannot write " + out));
+  ledger::ChainWriter writer(file);
+  v1::GetBlocksRequest request;
+  request.set_from_height(from);
+  request.set_to_height(to);
+  grpc::ClientContext ctx;
+  client->prepare(ctx, /*streaming=*/true);
+  auto reader = v1::AuditService::NewStub(client->channels().front())->GetBlocks(&ctx, request);
+  v1::Block block;
+  uint64_t blocks = 0, events = 0;
+  while (reader->Read(&block)) {
+    if (auto s = writer.write(block); !s.is_ok()) return fail(s);
+    ++blocks;
+    events += static_cast<uint64_t>(block.events_size());
+  }
+  grpc::Status status = reader->Finish();
+  if (!status.ok()) return fail_status(status);
+  if (auto s = writer.finish(); !s.is_ok()) return fail(s);
+  if (g.json()) {
+    std::cout << nlohmann::json{{"file", out}, {"blocks", blocks}, {"events", events},
+                                {"bytes", writer.bytes_written()}}.dump(2) << "\n";
+  } else {
+    std::cout << "exported " << blocks << " blocks (" << events << " events, "
+              << writer.bytes_written() << " bytes) to " << out << "\n";
+  }
+  return kExitOk;
+}
+
 }  // namespace
 
 void add_node_commands(CLI::App& app, Global& g, int& rc) {
@@ -526,6 +669,38 @@ void add_node_commands(CLI::App& app, Global& g, int& rc) {
   access->add_option("--after", access_after, "sequence to start after");
   access->add_option("--limit", access_limit)->capture_default_str();
   access->callback([&] { rc = run_access_log(g, access_after, access_limit); });
+
+  static uint64_t cp_height = 0;
+  static std::string cp_out;
+  auto* checkpoint = app.add_subcommand("checkpoint", "the latest checkpoint cosigned by a quorum");
+  checkpoint->add_option("--height", cp_height, "a stored checkpoint's height (default latest)");
+  checkpoint->add_option("--out", cp_out, "write cp.json here");
+  checkpoint->callback([&] { rc = run_checkpoint(g, cp_height, cp_out); });
+
+  auto* proof = app.add_subcommand("proof", "RFC 6962 proofs against cosigned checkpoints");
+  proof->require_subcommand(1);
+  static std::string proof_event, proof_out;
+  static uint64_t proof_leaf = 0, proof_cp = 0, proof_old = 0, proof_new = 0;
+  auto* inclusion = proof->add_subcommand("inclusion", "an event is in the log of a checkpoint");
+  inclusion->add_option("--event", proof_event, "event id");
+  inclusion->add_option("--leaf", proof_leaf, "or its sequence number");
+  inclusion->add_option("--checkpoint-height", proof_cp, "default: latest quorum checkpoint");
+  inclusion->add_option("--out", proof_out, "write proof.json here");
+  inclusion->callback(
+      [&] { rc = run_proof_inclusion(g, proof_event, proof_leaf, proof_cp, proof_out); });
+  auto* consistency = proof->add_subcommand("consistency", "a newer checkpoint extends an older");
+  consistency->add_option("--old", proof_old, "older checkpoint height")->required();
+  consistency->add_option("--new", proof_new, "newer checkpoint height (default latest)");
+  consistency->add_option("--out", proof_out, "write proof.json here");
+  consistency->callback([&] { rc = run_proof_consistency(g, proof_old, proof_new, proof_out); });
+
+  static uint64_t export_from = 0, export_to = 0;
+  static std::string export_out;
+  auto* exp = app.add_subcommand("export", "stream blocks into a chain export for credaudit");
+  exp->add_option("--from", export_from, "first height (0 = genesis)");
+  exp->add_option("--to", export_to, "last height (0 = head)");
+  exp->add_option("--out", export_out, "chain.bin")->required();
+  exp->callback([&] { rc = run_export(g, export_from, export_to, export_out); });
 
   auto* cluster = app.add_subcommand("cluster", "cluster membership and leadership");
   cluster->require_subcommand(1);

@@ -1,0 +1,143 @@
+// A cluster of real credd processes on 127.0.0.1 for the integration tests.
+//
+// A Cluster owns a temporary directory holding the genesis (the ledger unit-test consortium:
+// agencies samr, sta and court with keys from fixed seeds), one TOML config, data directory and
+// log file per node. Nodes run in plaintext mode, so a client names its role in the
+// x-credledger-role header (context_as). Every process the cluster starts is tracked by pid and
+// killed when the Cluster is destroyed (and, should the test process die first, by the kernel:
+// children get PR_SET_PDEATHSIG). On a failed test the directory and logs are kept and the tail
+// of every log is printed.
+//
+// Threads: start/stop/kill/restart/add_node belong to the test's main thread (a child's death
+// signal follows the thread that forked it). channel(), status() and the client helpers may be
+// called from any thread.
+#pragma once
+
+#include <grpcpp/grpcpp.h>
+#include <sys/types.h>
+
+#include <chrono>
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "proto/api.grpc.pb.h"
+
+namespace integration {
+
+namespace v1 = credledger::v1;
+using namespace std::chrono_literals;
+
+struct ClusterOptions {
+  size_t nodes = 3;
+  uint64_t tick_ms = 20;
+  uint64_t election_ticks = 10;
+  // 0 keeps credd's default (compaction only far behind the head).
+  uint64_t auto_compact_entries = 0;
+  uint64_t submit_timeout_ms = 10000;
+  uint64_t verify_threads = 2;
+  std::string log_level = "info";
+};
+
+// A client context with the role header (empty role = public caller) and a deadline.
+std::unique_ptr<grpc::ClientContext> context_as(const std::string& role,
+                                                std::chrono::milliseconds deadline = 10s);
+
+// "RESOURCE_EXHAUSTED: message" for failure output.
+std::string describe(const grpc::Status& status);
+
+class Cluster {
+ public:
+  // Writes genesis and configs for options.nodes founding members (ids 1..n) and starts none.
+  explicit Cluster(ClusterOptions options = {});
+  // Kills every process still running and removes the directory (kept on test failure).
+  ~Cluster();
+  Cluster(const Cluster&) = delete;
+  Cluster& operator=(const Cluster&) = delete;
+
+  const std::string& dir() const { return dir_; }
+  std::vector<uint64_t> ids() const;
+  std::vector<uint64_t> running_ids() const;
+  std::string address(uint64_t id) const;
+  std::string log_path(uint64_t id) const;
+  std::string log_text(uint64_t id) const;
+
+  // Starts every configured node, then waits until each answers ClusterStatus.
+  void start_all();
+  // fork/exec credd for the node and waits (bounded) until it answers ClusterStatus.
+  // REQUIREs that the process stays up.
+  void start(uint64_t id);
+  // kill -9, reaped at once.
+  void kill(uint64_t id);
+  // SIGTERM; waits up to `grace` for a clean exit (then kill -9). Returns the exit status as
+  // waitpid reports it.
+  int stop(uint64_t id, std::chrono::milliseconds grace = 10s);
+  void restart(uint64_t id) {
+    stop(id);
+    start(id);
+  }
+  bool running(uint64_t id);
+
+  // Configures a new node that joins the running cluster (join = true, [peers] = the current
+  // members) and returns its id. Does not start it.
+  uint64_t add_node();
+
+  // A channel to the node, shared by every caller (reconnects quickly after restarts).
+  std::shared_ptr<grpc::Channel> channel(uint64_t id);
+  std::unique_ptr<v1::LedgerService::Stub> ledger(uint64_t id);
+  std::unique_ptr<v1::QueryService::Stub> query(uint64_t id);
+  std::unique_ptr<v1::AuditService::Stub> audit(uint64_t id);
+  std::unique_ptr<v1::AdminService::Stub> admin(uint64_t id);
+
+  // ClusterStatus as operator; nullopt if the node does not answer.
+  std::optional<v1::ClusterStatusResponse> status(uint64_t id,
+                                                  std::chrono::milliseconds deadline = 2s);
+
+  // Waits until the running nodes agree on one leader that is itself running and says it
+  // leads; REQUIREs that this happens within `timeout`. Returns the leader's id.
+  uint64_t wait_for_leader(std::chrono::milliseconds timeout = 20s);
+
+  // Waits until every node in `ids` reports the same applied index, equal to the leader's
+  // commit index, twice in a row; REQUIREs that this happens within `timeout`. Returns the
+  // statuses of the last poll (in `ids` order) for the caller to compare.
+  std::vector<v1::ClusterStatusResponse> wait_applied_equal(
+      const std::vector<uint64_t>& ids, std::chrono::milliseconds timeout = 30s);
+
+  // The last `lines` lines of each node's log, for failure messages.
+  std::string log_tails(size_t lines = 30) const;
+
+ private:
+  struct NodeProcess {
+    uint64_t id = 0;
+    std::string address;
+    std::string config_path;
+    std::string log_path;
+    pid_t pid = -1;
+  };
+
+  void write_config(const NodeProcess& node, const std::map<uint64_t, std::string>& peers,
+                    bool join) const;
+  NodeProcess& node(uint64_t id);
+  const NodeProcess& node(uint64_t id) const;
+  // Reaps the child if it has exited; true if it is still running.
+  bool alive(NodeProcess& node);
+
+  ClusterOptions options_;
+  std::string dir_;
+  std::string genesis_path_;
+  std::map<uint64_t, NodeProcess> nodes_;
+  mutable std::mutex mu_;
+  std::map<uint64_t, std::shared_ptr<grpc::Channel>> channels_;  // GUARDED_BY(mu_)
+};
+
+// Ports free at the moment of the call (bound to 127.0.0.1:0, then released), all distinct.
+std::vector<uint16_t> free_ports(size_t count);
+
+// True once a Catch2 assertion failed in the running test case (kept by a listener).
+bool current_test_failed();
+
+}  // namespace integration
