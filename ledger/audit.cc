@@ -320,7 +320,11 @@ bool Verifier::block(Pending& p) {
   body.set_timestamp_ms(want.timestamp_ms());
   // The events move into the body (no copy); from here on they are read from the result.
   body.mutable_events()->Swap(p.block.mutable_events());
-  auto applied = ledger_->apply(body, &p.signatures);
+  ApplyInput input;
+  input.signatures = &p.signatures;
+  input.event_hashes = &p.hashes;  // the workers hashed every event already
+  input.include_events = false;
+  auto applied = ledger_->apply(body, input);
   if (!applied.is_ok()) {
     result_.status = applied.status().with_context("replaying " + at);
     return false;
@@ -383,7 +387,7 @@ bool Verifier::block(Pending& p) {
   s.last_timestamp_ms = have.timestamp_ms();
   for (uint32_t i = 0; i < n; ++i) {
     const v1::Receipt& r = got.receipts(static_cast<int>(i));
-    AgencyCounts& c = s.agencies[agency_of(got.events(static_cast<int>(i)).key_id())];
+    AgencyCounts& c = s.agencies[agency_of(body.events(static_cast<int>(i)).key_id())];
     if (r.accepted()) {
       ++s.accepted;
       ++c.accepted;

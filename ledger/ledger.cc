@@ -202,12 +202,15 @@ base::Result<std::optional<v1::ViewEntry>> Ledger::read_view_entry(const std::st
   return std::optional<v1::ViewEntry>(std::move(entry));
 }
 
-base::Result<v1::Block> Ledger::build_block(const v1::BlockBody& body,
-                                            const std::vector<SignatureState>* signatures,
-                                            uint64_t log_index, rocksdb::WriteBatch& batch,
+base::Result<v1::Block> Ledger::build_block(const v1::BlockBody& body, const ApplyInput& input,
+                                            rocksdb::WriteBatch& batch,
                                             MerkleFrontier& frontier) const {
+  const std::vector<SignatureState>* signatures = input.signatures;
+  const uint64_t log_index = input.log_index.value_or(0);
   LEDGER_ASSERT(signatures == nullptr ||
                 signatures->size() == static_cast<size_t>(body.events_size()));
+  LEDGER_ASSERT(input.event_hashes == nullptr ||
+                input.event_hashes->size() == static_cast<size_t>(body.events_size()));
   v1::BlockHeader prev;
   Hash prev_hash;
   {
@@ -273,7 +276,8 @@ base::Result<v1::Block> Ledger::build_block(const v1::BlockBody& body,
       RETURN_IF_ERROR(lookup_error);
     }
     const v1::CreditEvent& e = checked.event;
-    const Hash hash = event_hash(signed_event);
+    const Hash hash = input.event_hashes ? (*input.event_hashes)[static_cast<size_t>(i)]
+                                         : event_hash(signed_event);
     event_hashes.push_back(hash);
 
     v1::Receipt& receipt = *block.add_receipts();
@@ -371,7 +375,7 @@ base::Result<v1::Block> Ledger::build_block(const v1::BlockBody& body,
     }
     batch.Put(events_cf_, event_key(height, static_cast<uint32_t>(i)),
               signed_event.SerializeAsString());
-    *block.add_events() = signed_event;
+    if (input.include_events) *block.add_events() = signed_event;
   }
 
   for (const auto& [key, entry] : overlay.view) batch.Put(view_cf_, key, entry.SerializeAsString());
@@ -404,10 +408,17 @@ base::Result<v1::Block> Ledger::build_block(const v1::BlockBody& body,
 base::Result<v1::Block> Ledger::apply(const v1::BlockBody& body,
                                       const std::vector<SignatureState>* signatures,
                                       std::optional<uint64_t> log_index) {
+  ApplyInput input;
+  input.signatures = signatures;
+  input.log_index = log_index;
+  return apply(body, input);
+}
+
+base::Result<v1::Block> Ledger::apply(const v1::BlockBody& body, const ApplyInput& input) {
+  const std::optional<uint64_t> log_index = input.log_index;
   rocksdb::WriteBatch batch;
   MerkleFrontier frontier = frontier_;
-  ASSIGN_OR_RETURN(v1::Block block,
-                   build_block(body, signatures, log_index.value_or(0), batch, frontier));
+  ASSIGN_OR_RETURN(v1::Block block, build_block(body, input, batch, frontier));
   ASSIGN_OR_RETURN(Hash hash, block_hash(block.header()));
   if (log_index) {
     std::string value;
@@ -454,7 +465,10 @@ base::Status Ledger::apply_block(const v1::Block& block,
   *body.mutable_events() = block.events();
   rocksdb::WriteBatch batch;
   MerkleFrontier frontier = frontier_;
-  ASSIGN_OR_RETURN(v1::Block got, build_block(body, signatures, log_index, batch, frontier));
+  ApplyInput input;
+  input.signatures = signatures;
+  input.log_index = log_index;
+  ASSIGN_OR_RETURN(v1::Block got, build_block(body, input, batch, frontier));
   const v1::BlockHeader& have = got.header();
   const std::string at = "block " + std::to_string(want.height()) + ": ";
   auto mismatch = [&](const char* field, const std::string& expected, const std::string& found) {

@@ -33,6 +33,18 @@ struct LedgerOptions {
   bool sync_writes = true;
 };
 
+// What a caller may hand apply() beyond the body, to save work it has already done.
+struct ApplyInput {
+  // Per event: the caller's signature verification result (a worker pool checked them).
+  const std::vector<SignatureState>* signatures = nullptr;
+  // Per event: event_hash() as the caller computed it. REQUIRES: exactly those hashes.
+  const std::vector<Hash>* event_hashes = nullptr;
+  // The owner's log position, recorded atomically with the block (see apply()).
+  std::optional<uint64_t> log_index;
+  // Copy the events into the returned Block (callers that keep the body need not).
+  bool include_events = true;
+};
+
 struct EventRecord {
   v1::SignedEvent signed_event;
   v1::EventLocation location;          // height, index and receipt
@@ -75,6 +87,7 @@ class Ledger {
   base::Result<v1::Block> apply(const v1::BlockBody& body,
                                 const std::vector<SignatureState>* signatures = nullptr,
                                 std::optional<uint64_t> log_index = std::nullopt);
+  base::Result<v1::Block> apply(const v1::BlockBody& body, const ApplyInput& input);
 
   // The owner's log position recorded with the last block (or by set_cursor); 0 if none.
   uint64_t cursor() const;
@@ -123,9 +136,8 @@ class Ledger {
 
   Ledger(Database& db, std::shared_ptr<const Consortium> consortium, LedgerOptions options);
   base::Status load();
-  base::Result<v1::Block> build_block(const v1::BlockBody& body,
-                                      const std::vector<SignatureState>* signatures,
-                                      uint64_t log_index, rocksdb::WriteBatch& batch,
+  base::Result<v1::Block> build_block(const v1::BlockBody& body, const ApplyInput& input,
+                                      rocksdb::WriteBatch& batch,
                                       MerkleFrontier& frontier) const;
   base::Result<std::optional<v1::EventLocation>> find_location(const std::string& key) const;
   base::Result<std::optional<v1::ViewEntry>> read_view_entry(const std::string& key) const;

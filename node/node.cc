@@ -482,13 +482,16 @@ void Node::apply_entry(const consensus::Entry& entry) {
   advance_cursor();
 }
 
-std::vector<ledger::SignatureState> Node::verify_block_signatures(const v1::BlockBody& body) {
+std::vector<ledger::SignatureState> Node::verify_block_signatures(const v1::BlockBody& body,
+                                                                  std::vector<ledger::Hash>& hashes) {
   const size_t n = static_cast<size_t>(body.events_size());
   std::vector<ledger::SignatureState> out(n, ledger::SignatureState::kUnchecked);
+  hashes.resize(n);
   std::vector<size_t> todo;
   for (size_t i = 0; i < n; ++i) {
-    if (!verified_.empty() && verified_.count(ledger::event_hash(body.events(static_cast<int>(i))))) {
-      out[i] = ledger::SignatureState::kValid;
+    hashes[i] = ledger::event_hash(body.events(static_cast<int>(i)));
+    if (verified_.count(hashes[i])) {
+      out[i] = ledger::SignatureState::kValid;  // this node checked it before proposing
     } else {
       todo.push_back(i);
     }
@@ -514,8 +517,14 @@ std::vector<ledger::SignatureState> Node::verify_block_signatures(const v1::Bloc
 }
 
 void Node::apply_block_entry(const consensus::Entry& entry, const v1::BlockBody& body) {
-  const std::vector<ledger::SignatureState> signatures = verify_block_signatures(body);
-  auto block = ledger_->apply(body, &signatures, entry.index);
+  std::vector<ledger::Hash> hashes;
+  const std::vector<ledger::SignatureState> signatures = verify_block_signatures(body, hashes);
+  ledger::ApplyInput input;
+  input.signatures = &signatures;
+  input.event_hashes = &hashes;
+  input.log_index = entry.index;
+  input.include_events = false;  // on_block_applied reads the events from the body
+  auto block = ledger_->apply(body, input);
   if (!block.is_ok()) fatal("apply block from entry " + std::to_string(entry.index), block.status());
   on_block_applied(*block, body);
 }

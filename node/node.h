@@ -152,7 +152,8 @@ class Node {
   void maybe_auto_compact();
   void update_peers(const consensus::Membership& membership);
   void fatal(const std::string& what, const base::Status& status);
-  std::vector<ledger::SignatureState> verify_block_signatures(const v1::BlockBody& body);
+  std::vector<ledger::SignatureState> verify_block_signatures(const v1::BlockBody& body,
+                                                              std::vector<ledger::Hash>& hashes);
   void persist_address(consensus::NodeId id, const std::string& address);
   void checkpoint_round();
   void add_cosignature(uint64_t height, const ledger::NoteSignature& signature);
