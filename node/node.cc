@@ -1098,6 +1098,7 @@ void Node::catch_up(v1::CatchUpRequest request, std::function<void(v1::CatchUpRe
     auto reader = stub->GetBlocks(&context, req);
     v1::Block block;
     uint64_t applied_blocks = 0;
+    bool past_point = false;  // saw a block beyond the compaction point: nothing is missing
     while (reader->Read(&block)) {
       if (stopped_.load()) {
         context.TryCancel();
@@ -1105,6 +1106,7 @@ void Node::catch_up(v1::CatchUpRequest request, std::function<void(v1::CatchUpRe
         return fail("node is stopping");
       }
       if (block.log_index() > request.index()) {
+        past_point = true;
         context.TryCancel();
         break;
       }
@@ -1118,7 +1120,14 @@ void Node::catch_up(v1::CatchUpRequest request, std::function<void(v1::CatchUpRe
       }
       ++applied_blocks;
     }
-    (void)reader->Finish();
+    // A stream cut short (the leader crashed, the network failed) did not bring every block up
+    // to the compaction point: resetting the log there would leave a gap in the chain.
+    const grpc::Status streamed = reader->Finish();
+    if (!past_point && !streamed.ok()) {
+      return fail("block stream from node " + std::to_string(request.leader_id()) +
+                  " ended at height " + std::to_string(ledger_->head().height()) +
+                  " before the compaction point: " + streamed.error_message());
+    }
     consensus::CompactionPoint point;
     point.index = request.index();
     point.term = request.term();
@@ -1132,7 +1141,9 @@ void Node::catch_up(v1::CatchUpRequest request, std::function<void(v1::CatchUpRe
       if (term.is_ok() && *term == point.term) return base::Status::ok();
       RETURN_IF_ERROR(storage_->reset(point));
       RETURN_IF_ERROR(raft_->reset_log(point));
-      RETURN_IF_ERROR(ledger_->set_cursor(point.index));
+      // Blocks of an earlier, interrupted sync may already reach past the point: the cursor
+      // never moves back, or those entries would be applied twice.
+      if (ledger_->cursor() < point.index) RETURN_IF_ERROR(ledger_->set_cursor(point.index));
       schedule_ready();
       return base::Status::ok();
     });

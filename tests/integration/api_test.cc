@@ -5,7 +5,6 @@
 // one receipt; WatchSubject streams changes. Roles come from the x-credledger-role header of the
 // plaintext development mode.
 #include <catch2/catch.hpp>
-
 #include <thread>
 
 #include "tests/integration/events.h"
@@ -116,9 +115,8 @@ TEST_CASE("bad input over gRPC gets the right status and reason and the cluster 
   const std::vector<uint64_t> nodes = cluster.ids();
   const auto subject = ledger_test::enterprise(42);
   // Every case goes once through each node: the leader and the forwarding followers agree.
-  auto refused_everywhere = [&](const std::vector<v1::SignedEvent>& events,
-                                const std::string& role, StatusCode code,
-                                const std::string& reason) {
+  auto refused_everywhere = [&](const std::vector<v1::SignedEvent>& events, const std::string& role,
+                                StatusCode code, const std::string& reason) {
     for (uint64_t node : nodes) {
       INFO("through node " << node << (node == leader ? " (leader)" : " (follower)"));
       check_refused(submit(cluster, node, role, events).status, code, reason);
@@ -128,9 +126,9 @@ TEST_CASE("bad input over gRPC gets the right status and reason and the cluster 
 
   SECTION("each rule") {
     // Payload bytes that are not a CreditEvent (a field claiming more bytes than there are).
-    refused_everywhere({ledger_test::sign_payload(std::string("\x0a\xff\xff\xff\x0f junk", 10),
-                                                  kSamr)},
-                       kSamrRole, StatusCode::INVALID_ARGUMENT, "MALFORMED_EVENT");
+    refused_everywhere(
+        {ledger_test::sign_payload(std::string("\x0a\xff\xff\xff\x0f junk", 10), kSamr)}, kSamrRole,
+        StatusCode::INVALID_ARGUMENT, "MALFORMED_EVENT");
     {
       v1::SignedEvent e = signed_event("bad-signature", kSamr, subject);
       std::string signature = e.signature();
@@ -147,13 +145,13 @@ TEST_CASE("bad input over gRPC gets the right status and reason and the cluster 
     {
       v1::CreditEvent e = valid_event("unknown-agency", kSamr, subject);
       e.set_issuer("mofcom");
-      refused_everywhere({ledger_test::sign_with(e, ledger_test::key_id_of(kSamr),
-                                                 ledger_test::keys_of(kSamr))},
-                         kSamrRole, StatusCode::INVALID_ARGUMENT, "UNKNOWN_AGENCY");
+      refused_everywhere(
+          {ledger_test::sign_with(e, ledger_test::key_id_of(kSamr), ledger_test::keys_of(kSamr))},
+          kSamrRole, StatusCode::INVALID_ARGUMENT, "UNKNOWN_AGENCY");
       e.set_issuer(std::string(kSta));  // samr's key, sta's name
-      refused_everywhere({ledger_test::sign_with(e, ledger_test::key_id_of(kSamr),
-                                                 ledger_test::keys_of(kSamr))},
-                         kSamrRole, StatusCode::INVALID_ARGUMENT, "KEY_NOT_OF_ISSUER");
+      refused_everywhere(
+          {ledger_test::sign_with(e, ledger_test::key_id_of(kSamr), ledger_test::keys_of(kSamr))},
+          kSamrRole, StatusCode::INVALID_ARGUMENT, "KEY_NOT_OF_ISSUER");
     }
     {
       // The court has no ADMINISTRATIVE_PENALTY in its mandate; samr has no TAXATION sector.
@@ -226,9 +224,9 @@ TEST_CASE("bad input over gRPC gets the right status and reason and the cluster 
               StatusCode::NOT_FOUND);
       }
       // The same id twice in one request.
-      refused_everywhere({signed_event("twice", kSamr, subject), signed_event("twice", kSamr,
-                                                                                subject)},
-                         kSamrRole, StatusCode::INVALID_ARGUMENT, "DUPLICATE_EVENT_ID");
+      refused_everywhere(
+          {signed_event("twice", kSamr, subject), signed_event("twice", kSamr, subject)}, kSamrRole,
+          StatusCode::INVALID_ARGUMENT, "DUPLICATE_EVENT_ID");
     }
     {
       // CheckSubjects takes 1 to 1,000 subjects.
@@ -331,14 +329,14 @@ TEST_CASE("each role is allowed what it should and refused the rest", "[integrat
 
   SECTION("agency") {
     // Its own key: yes (above). Another agency's key: no, even for that agency's own event.
-    check_refused(submit(cluster, leader, kSamrRole, {signed_event("sta-by-samr", kSta, company)})
-                      .status,
-                  StatusCode::PERMISSION_DENIED, "signed with a key of agency 'sta'");
-    check_refused(submit(cluster, follower, kSamrRole,
-                         {signed_event("own", kSamr, company), signed_event("other", kCourt,
-                                                                            company)})
-                      .status,
-                  StatusCode::PERMISSION_DENIED, "agency 'court'");
+    check_refused(
+        submit(cluster, leader, kSamrRole, {signed_event("sta-by-samr", kSta, company)}).status,
+        StatusCode::PERMISSION_DENIED, "signed with a key of agency 'sta'");
+    check_refused(
+        submit(cluster, follower, kSamrRole,
+               {signed_event("own", kSamr, company), signed_event("other", kCourt, company)})
+            .status,
+        StatusCode::PERMISSION_DENIED, "agency 'court'");
     CHECK(get_event(cluster, leader, "own").status.error_code() == StatusCode::NOT_FOUND);
     check_refused(cluster_status_call(cluster, leader, kSamrRole), StatusCode::PERMISSION_DENIED,
                   "admin API");
@@ -379,9 +377,9 @@ TEST_CASE("each role is allowed what it should and refused the rest", "[integrat
                     "read histories");
       check_refused(get_event(cluster, leader, "penalty-1", role).status,
                     StatusCode::PERMISSION_DENIED, "read events");
-      check_refused(submit(cluster, leader, role, {signed_event("public-1", kSamr, company)})
-                        .status,
-                    StatusCode::PERMISSION_DENIED, "submit events");
+      check_refused(
+          submit(cluster, leader, role, {signed_event("public-1", kSamr, company)}).status,
+          StatusCode::PERMISSION_DENIED, "submit events");
       check_refused(cluster_status_call(cluster, leader, role), StatusCode::PERMISSION_DENIED,
                     "admin API");
       check_refused(blocks_call(cluster, leader, role), StatusCode::PERMISSION_DENIED,
@@ -403,8 +401,8 @@ TEST_CASE("each role is allowed what it should and refused the rest", "[integrat
       request.set_sector(v1::FINANCE);
       v1::BlacklistResponse response;
       auto context = context_as("");
-      const grpc::Status s = cluster.query(follower)->ListBlacklist(context.get(), request,
-                                                                    &response);
+      const grpc::Status s =
+          cluster.query(follower)->ListBlacklist(context.get(), request, &response);
       INFO(describe(s));
       REQUIRE(s.ok());
       REQUIRE(response.entries_size() == 1);
@@ -433,8 +431,8 @@ TEST_CASE("each role is allowed what it should and refused the rest", "[integrat
 
     check_refused(access_log_call(cluster, follower, bank), StatusCode::PERMISSION_DENIED,
                   "auditors only");
-    check_refused(access_log_call(cluster, follower, "operator:ops"),
-                  StatusCode::PERMISSION_DENIED, "auditors only");
+    check_refused(access_log_call(cluster, follower, "operator:ops"), StatusCode::PERMISSION_DENIED,
+                  "auditors only");
     v1::AccessLogResponse log;
     const grpc::Status s_log = access_log_call(cluster, follower, "auditor:a", &log);
     INFO(describe(s_log));
@@ -455,16 +453,15 @@ TEST_CASE("each role is allowed what it should and refused the rest", "[integrat
                   StatusCode::PERMISSION_DENIED, "submit events");
     check_refused(cluster_status_call(cluster, leader, bank), StatusCode::PERMISSION_DENIED,
                   "admin API");
-    check_refused(blocks_call(cluster, leader, bank), StatusCode::PERMISSION_DENIED,
-                  "read blocks");
+    check_refused(blocks_call(cluster, leader, bank), StatusCode::PERMISSION_DENIED, "read blocks");
 
     // The auditor reads blocks and the access log, and may not submit or administer.
     CHECK(blocks_call(cluster, leader, "auditor:a").ok());
-    check_refused(submit(cluster, leader, "auditor:a", {signed_event("aud-1", kSamr, company)})
-                      .status,
-                  StatusCode::PERMISSION_DENIED, "submit events");
-    check_refused(cluster_status_call(cluster, leader, "auditor:a"),
-                  StatusCode::PERMISSION_DENIED, "admin API");
+    check_refused(
+        submit(cluster, leader, "auditor:a", {signed_event("aud-1", kSamr, company)}).status,
+        StatusCode::PERMISSION_DENIED, "submit events");
+    check_refused(cluster_status_call(cluster, leader, "auditor:a"), StatusCode::PERMISSION_DENIED,
+                  "admin API");
   }
 
   SECTION("operator") {
@@ -531,9 +528,8 @@ TEST_CASE("identical submits racing through every node get one and the same rece
     std::vector<SubmitResult> results(2 * nodes.size());
     std::vector<std::thread> clients;
     for (size_t c = 0; c < results.size(); ++c) {
-      clients.emplace_back([&, c] {
-        results[c] = submit(cluster, nodes[c % nodes.size()], kSamrRole, events);
-      });
+      clients.emplace_back(
+          [&, c] { results[c] = submit(cluster, nodes[c % nodes.size()], kSamrRole, events); });
     }
     for (auto& t : clients) t.join();
     for (size_t c = 0; c < results.size(); ++c) {

@@ -89,12 +89,23 @@ std::unique_ptr<grpc::ClientContext> context_as(const std::string& role,
 }
 
 std::string describe(const grpc::Status& status) {
-  static const char* const kNames[] = {
-      "OK",           "CANCELLED",          "UNKNOWN",        "INVALID_ARGUMENT",
-      "DEADLINE_EXCEEDED", "NOT_FOUND",     "ALREADY_EXISTS", "PERMISSION_DENIED",
-      "RESOURCE_EXHAUSTED", "FAILED_PRECONDITION", "ABORTED", "OUT_OF_RANGE",
-      "UNIMPLEMENTED", "INTERNAL",          "UNAVAILABLE",    "DATA_LOSS",
-      "UNAUTHENTICATED"};
+  static const char* const kNames[] = {"OK",
+                                       "CANCELLED",
+                                       "UNKNOWN",
+                                       "INVALID_ARGUMENT",
+                                       "DEADLINE_EXCEEDED",
+                                       "NOT_FOUND",
+                                       "ALREADY_EXISTS",
+                                       "PERMISSION_DENIED",
+                                       "RESOURCE_EXHAUSTED",
+                                       "FAILED_PRECONDITION",
+                                       "ABORTED",
+                                       "OUT_OF_RANGE",
+                                       "UNIMPLEMENTED",
+                                       "INTERNAL",
+                                       "UNAVAILABLE",
+                                       "DATA_LOSS",
+                                       "UNAUTHENTICATED"};
   const int code = static_cast<int>(status.error_code());
   const std::string name = code >= 0 && code <= 16 ? kNames[code] : std::to_string(code);
   return name + ": " + status.error_message();
@@ -369,8 +380,7 @@ std::shared_ptr<grpc::Channel> Cluster::channel(uint64_t id) {
     args.SetInt(GRPC_ARG_USE_LOCAL_SUBCHANNEL_POOL, 1);
     // ipv4: skips the DNS resolver, whose re-resolution cool-down delays reconnects by seconds.
     channel = grpc::CreateCustomChannel("ipv4:" + nodes_.at(id).address,
-                                        grpc::InsecureChannelCredentials(),
-                                        args);
+                                        grpc::InsecureChannelCredentials(), args);
   }
   return channel;
 }

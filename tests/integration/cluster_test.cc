@@ -4,10 +4,9 @@
 // is promoted. Each case starts
 // its own 3-node cluster on 127.0.0.1 (cluster.h) and compares ClusterStatus of every node once
 // their applied indexes agree.
-#include <catch2/catch.hpp>
-
 #include <sys/wait.h>
 
+#include <catch2/catch.hpp>
 #include <set>
 #include <thread>
 
@@ -313,6 +312,12 @@ TEST_CASE("a new member joins from genesis by block sync and is promoted", "[int
   submit_sequentially(cluster, founders, "joining", 10, 10, 1000);
   check_same_head(cluster.wait_applied_equal(cluster.ids(), 60s));
   CHECK(log_contains(cluster, joiner, "caught up by block sync"));
+  // A learner that crashes comes back from its own disk (its log now starts at the point block
+  // sync reached) and keeps up.
+  cluster.kill(joiner);
+  cluster.start(joiner);
+  submit_sequentially(cluster, founders, "learner-restarted", 5, 10, 1500);
+  check_same_head(cluster.wait_applied_equal(cluster.ids()));
   {
     auto s = cluster.status(cluster.wait_for_leader());
     REQUIRE(s);
@@ -358,7 +363,7 @@ TEST_CASE("a new member joins from genesis by block sync and is promoted", "[int
   const auto statuses = cluster.wait_applied_equal(cluster.ids());
   REQUIRE(statuses.size() == 4);
   check_same_head(statuses);
-  CHECK(statuses.front().tree_size() == 600 + 100 + 50);
+  CHECK(statuses.front().tree_size() == 600 + 100 + 50 + 50);
 
   // It is a voter now: with it, the cluster survives the loss of one founder, and the new
   // member itself restarts from its own disk.
@@ -370,7 +375,7 @@ TEST_CASE("a new member joins from genesis by block sync and is promoted", "[int
   cluster.start(leader);
   const auto final_statuses = cluster.wait_applied_equal(cluster.ids(), 60s);
   check_same_head(final_statuses);
-  CHECK(final_statuses.front().tree_size() == 600 + 100 + 50 + 50);
+  CHECK(final_statuses.front().tree_size() == 600 + 100 + 50 + 50 + 50);
 }
 
 TEST_CASE("operators transfer leadership and remove a member", "[integration]") {
@@ -430,6 +435,80 @@ TEST_CASE("operators transfer leadership and remove a member", "[integration]") 
     CHECK(s.leader_id() == target);
   }
   CHECK(cluster.running(third));
+}
+
+TEST_CASE("a leader removed from the cluster hands over to the others", "[integration]") {
+  Cluster cluster;
+  cluster.start_all();
+  const uint64_t leader = cluster.wait_for_leader();
+  const std::vector<uint64_t> nodes = cluster.ids();
+  submit_sequentially(cluster, nodes, "before", 3, 10, 0);
+  {
+    auto context = context_as("operator:ops");
+    v1::MemberRequest request;
+    request.set_id(leader);
+    v1::AdminResponse response;
+    const grpc::Status s = cluster.admin(leader)->RemoveMember(context.get(), request, &response);
+    INFO(describe(s));
+    REQUIRE(s.ok());
+  }
+  const std::vector<uint64_t> remaining = without(nodes, leader);
+  // The two that remain elect a leader of their own and list only each other.
+  const auto deadline = std::chrono::steady_clock::now() + 20s;
+  std::string last;
+  bool handed_over = false;
+  while (!handed_over && std::chrono::steady_clock::now() < deadline) {
+    handed_over = true;
+    last.clear();
+    for (uint64_t id : remaining) {
+      auto s = cluster.status(id);
+      if (s) last += s->ShortDebugString() + "\n";
+      handed_over = handed_over && s && s->members_size() == 2 && s->leader_id() != 0 &&
+                    s->leader_id() != leader;
+    }
+    if (!handed_over) std::this_thread::sleep_for(50ms);
+  }
+  INFO(last << cluster.log_tails());
+  REQUIRE(handed_over);
+  submit_sequentially(cluster, remaining, "after", 5, 10, 100);
+  const auto statuses = cluster.wait_applied_equal(remaining);
+  check_same_head(statuses);
+  CHECK(statuses.front().tree_size() == 30 + 50);
+}
+
+TEST_CASE("block sync cut off by the leader's crash leaves no gap in the follower's chain",
+          "[integration]") {
+  ClusterOptions options;
+  options.auto_compact_entries = 50;
+  Cluster cluster(options);
+  cluster.start_all();
+  const uint64_t leader = cluster.wait_for_leader();
+  const uint64_t follower = other_than(cluster.ids(), leader);
+  submit_sequentially(cluster, cluster.ids(), "before", 5, 5, 0);
+  check_same_head(cluster.wait_applied_equal(cluster.ids()));
+  const uint64_t height_before = cluster.status(follower)->height();
+
+  cluster.kill(follower);
+  // Blocks of 20 signed events: replaying them takes the follower a while.
+  submit_sequentially(cluster, {leader}, "while-down", 300, 20, 1000);
+  const uint64_t target = cluster.status(leader)->height();
+
+  cluster.start(follower);
+  uint64_t seen = height_before;
+  const auto deadline = std::chrono::steady_clock::now() + 20s;
+  while (seen == height_before && std::chrono::steady_clock::now() < deadline) {
+    if (auto s = cluster.status(follower, 200ms)) seen = s->height();
+  }
+  // The leader dies while the follower streams blocks from it.
+  cluster.kill(leader);
+  INFO("leader killed with the follower at height " << seen << " of " << target);
+  CHECK(seen > height_before);
+  cluster.wait_for_leader();
+  submit_sequentially(cluster, without(cluster.ids(), leader), "after-crash", 5, 10, 20000);
+  cluster.start(leader);
+  const auto statuses = cluster.wait_applied_equal(cluster.ids(), 60s);
+  check_same_head(statuses);
+  CHECK(statuses.front().tree_size() == 25 + 6000 + 50);
 }
 
 }  // namespace integration

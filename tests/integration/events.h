@@ -42,9 +42,7 @@ inline v1::SignedEvent signed_event(const std::string& event_id, std::string_vie
   return ledger_test::sign(valid_event(event_id, agency, subject));
 }
 
-inline std::string agency_role(std::string_view agency) {
-  return "agency:" + std::string(agency);
-}
+inline std::string agency_role(std::string_view agency) { return "agency:" + std::string(agency); }
 
 struct SubmitResult {
   grpc::Status status;
