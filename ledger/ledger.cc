@@ -111,6 +111,7 @@ base::Result<std::unique_ptr<Ledger>> Ledger::open(Database& db,
                                                    std::shared_ptr<const Consortium> consortium,
                                                    LedgerOptions options) {
   LEDGER_ASSERT(consortium != nullptr);
+  LEDGER_ASSERT(!(options.disable_wal && options.sync_writes));
   std::unique_ptr<Ledger> ledger(new Ledger(db, std::move(consortium), options));
   RETURN_IF_ERROR(ledger->load());
   return ledger;
@@ -119,6 +120,7 @@ base::Result<std::unique_ptr<Ledger>> Ledger::open(Database& db,
 base::Status Ledger::write(rocksdb::WriteBatch& batch, const std::string& what) {
   rocksdb::WriteOptions wo;
   wo.sync = options_.sync_writes;
+  wo.disableWAL = options_.disable_wal;
   return from_rocks(db_.db()->Write(wo, &batch), what);
 }
 

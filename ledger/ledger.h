@@ -31,6 +31,9 @@ namespace v1 = credledger::v1;
 struct LedgerOptions {
   // fsync every block write. Off only for benchmarks of apply itself and for tests.
   bool sync_writes = true;
+  // Skip RocksDB's write-ahead log: only for scratch ledgers that are thrown away on a crash
+  // (the auditor's replay). REQUIRES: !sync_writes.
+  bool disable_wal = false;
 };
 
 // What a caller may hand apply() beyond the body, to save work it has already done.

@@ -828,6 +828,7 @@ void Node::forward_submit(std::shared_ptr<SubmitCall> call, NodeId leader) {
   fwd->context.set_deadline(call->deadline - std::chrono::steady_clock::now() +
                             std::chrono::system_clock::now());
   if (insecure()) fwd->context.AddMetadata("x-credledger-role", "node:" + std::to_string(config_.node_id));
+  fwd->context.set_wait_for_ready(true);
   for (auto& e : call->events) *fwd->request.add_events() = e;
   auto stub = v1::LedgerService::NewStub(channel);
   stub->async()->Submit(&fwd->context, &fwd->request, &fwd->response,

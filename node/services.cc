@@ -112,6 +112,8 @@ void forward_to_leader(Node& node, ServerUnaryReactor* reactor, const Request& r
   call->request = request;
   add_node_identity(call->context, node);
   call->context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(10));
+  // Ride out a moment of TRANSIENT_FAILURE on the peer channel instead of failing the caller.
+  call->context.set_wait_for_ready(true);
   invoke(channel, &call->context, &call->request, response,
          [call, reactor, post, response](Status status) {
            if (status.ok()) post(*response);

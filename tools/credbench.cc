@@ -103,6 +103,9 @@ std::vector<std::shared_ptr<grpc::Channel>> channels_for(const tools::Client& cl
 
 void prepare(grpc::ClientContext& ctx, const Options& o) {
   ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(30));
+  // Hundreds of channels connect at once at the start; a call waits for its channel instead of
+  // failing fast while a first connection attempt is retried.
+  ctx.set_wait_for_ready(true);
   if (o.client.insecure && !o.client.role.empty()) ctx.AddMetadata("x-credledger-role", o.client.role);
 }
 
