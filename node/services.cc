@@ -121,6 +121,22 @@ void forward_to_leader(Node& node, ServerUnaryReactor* reactor, const Request& r
          });
 }
 
+// Answers a query now (LOCAL), or once a ReadIndex round shows this leader's state includes
+// every write acknowledged before the call (LINEARIZABLE). A follower cannot run ReadIndex: it
+// forwards the request to the leader and `post`-processes the leader's reply for its caller.
+template <typename Request, typename Response, typename Answer, typename Invoke, typename Post>
+void answer_with_consistency(Node& node, ServerUnaryReactor* reactor, v1::Consistency consistency,
+                             Request forwarded, Response* response, Answer answer, Invoke invoke,
+                             Post post) {
+  if (consistency == v1::LOCAL) return answer();
+  node.after_read_index([&node, reactor, response, answer, forwarded, invoke,
+                         post](const base::Status& st) {
+    if (st.is_ok()) return answer();
+    if (st.code() != base::Code::kNotLeader) return reactor->Finish(to_grpc(st));
+    forward_to_leader(node, reactor, forwarded, response, invoke, post);
+  });
+}
+
 // ---------------------------------------------------------------------------------------------
 
 class LedgerServiceImpl final : public v1::LedgerService::CallbackService {
@@ -283,24 +299,15 @@ class QueryServiceImpl final : public v1::QueryService::CallbackService {
               .count()));
       reactor->Finish(Status::OK);
     };
-    if (request->consistency() == v1::LOCAL) {
-      answer();
-      return reactor;
-    }
     v1::StatusRequest forwarded = *request;
-    forwarded.set_as_of_ms(as_of);
-    node_.after_read_index([this, reactor, response, caller, answer, forwarded](
-                               const base::Status& st) {
-      if (st.is_ok()) return answer();
-      if (st.code() != base::Code::kNotLeader) return reactor->Finish(to_grpc(st));
-      forward_to_leader(
-          node_, reactor, forwarded, response,
-          [](auto channel, auto* ctx, auto* req, auto* resp, auto cb) {
-            auto stub = v1::QueryService::NewStub(channel);
-            stub->async()->GetSubjectStatus(ctx, req, resp, std::move(cb));
-          },
-          [caller](v1::SubjectStatus& r) { present(caller, r); });
-    });
+    forwarded.set_as_of_ms(as_of);  // the leader answers for the same instant
+    answer_with_consistency(
+        node_, reactor, request->consistency(), std::move(forwarded), response, answer,
+        [](auto channel, auto* ctx, auto* req, auto* resp, auto cb) {
+          v1::QueryService::NewStub(channel)->async()->GetSubjectStatus(ctx, req, resp,
+                                                                        std::move(cb));
+        },
+        [caller](v1::SubjectStatus& r) { present(caller, r); });
     return reactor;
   }
 
@@ -338,26 +345,17 @@ class QueryServiceImpl final : public v1::QueryService::CallbackService {
       }
       reactor->Finish(Status::OK);
     };
-    if (request->consistency() == v1::LOCAL) {
-      answer();
-      return reactor;
-    }
     v1::CheckRequest forwarded = *request;
     forwarded.set_as_of_ms(as_of);
-    node_.after_read_index([this, reactor, response, caller, answer, forwarded](
-                               const base::Status& st) {
-      if (st.is_ok()) return answer();
-      if (st.code() != base::Code::kNotLeader) return reactor->Finish(to_grpc(st));
-      forward_to_leader(
-          node_, reactor, forwarded, response,
-          [](auto channel, auto* ctx, auto* req, auto* resp, auto cb) {
-            auto stub = v1::QueryService::NewStub(channel);
-            stub->async()->CheckSubjects(ctx, req, resp, std::move(cb));
-          },
-          [caller](v1::CheckResponse& r) {
-            for (auto& s : *r.mutable_statuses()) present(caller, s);
-          });
-    });
+    answer_with_consistency(
+        node_, reactor, request->consistency(), std::move(forwarded), response, answer,
+        [](auto channel, auto* ctx, auto* req, auto* resp, auto cb) {
+          v1::QueryService::NewStub(channel)->async()->CheckSubjects(ctx, req, resp,
+                                                                     std::move(cb));
+        },
+        [caller](v1::CheckResponse& r) {
+          for (auto& s : *r.mutable_statuses()) present(caller, s);
+        });
     return reactor;
   }
 
