@@ -217,7 +217,9 @@ class Verifier {
 base::Status Verifier::open(const std::string& dir) {
   ASSIGN_OR_RETURN(db_, Database::open(dir + "/db", Database::Options{}));
   ASSIGN_OR_RETURN(ledger_,
-                   Ledger::open(*db_, consortium_, LedgerOptions{.sync_writes = false, .disable_wal = true}));
+                   Ledger::open(*db_, consortium_,
+                                LedgerOptions{
+                                    .sync_writes = false, .disable_wal = true, .replay_only = true}));
   return base::Status::ok();
 }
 

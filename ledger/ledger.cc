@@ -112,6 +112,7 @@ base::Result<std::unique_ptr<Ledger>> Ledger::open(Database& db,
                                                    LedgerOptions options) {
   LEDGER_ASSERT(consortium != nullptr);
   LEDGER_ASSERT(!(options.disable_wal && options.sync_writes));
+  LEDGER_ASSERT(!options.replay_only || options.disable_wal);
   std::unique_ptr<Ledger> ledger(new Ledger(db, std::move(consortium), options));
   RETURN_IF_ERROR(ledger->load());
   return ledger;
@@ -209,6 +210,7 @@ base::Result<v1::Block> Ledger::build_block(const v1::BlockBody& body, const App
                                             MerkleFrontier& frontier) const {
   const std::vector<SignatureState>* signatures = input.signatures;
   const uint64_t log_index = input.log_index.value_or(0);
+  const bool keep_all = !options_.replay_only;
   LEDGER_ASSERT(signatures == nullptr ||
                 signatures->size() == static_cast<size_t>(body.events_size()));
   LEDGER_ASSERT(input.event_hashes == nullptr ||
@@ -296,7 +298,8 @@ base::Result<v1::Block> Ledger::build_block(const v1::BlockBody& body, const App
       receipt.set_reason(rejection->reason);
       receipt.set_message(rejection->message);
       *location.mutable_receipt() = receipt;
-      if (checked.parsed && !e.event_id().empty() && e.event_id().size() <= kEventIdBytesMax) {
+      if (keep_all && checked.parsed && !e.event_id().empty() &&
+          e.event_id().size() <= kEventIdBytesMax) {
         batch.Put(index_cf_, rejected_id_key(e.event_id()), location.SerializeAsString());
       }
     } else {
@@ -306,13 +309,15 @@ base::Result<v1::Block> Ledger::build_block(const v1::BlockBody& body, const App
       *location.mutable_receipt() = receipt;
       *location.mutable_subject() = e.subject();
       frontier.append(hash, [&](const MerkleFrontier::NewNode& node) {
-        batch.Put(merkle_cf_, merkle_key(node.level, node.index), as_view(node.hash));
+        if (keep_all) batch.Put(merkle_cf_, merkle_key(node.level, node.index), as_view(node.hash));
       });
       batch.Put(index_cf_, accepted_id_key(e.event_id()), location.SerializeAsString());
-      std::string position;
-      put_u64(position, height);
-      put_u32(position, static_cast<uint32_t>(i));
-      batch.Put(index_cf_, sequence_key(sequence), position);
+      if (keep_all) {
+        std::string position;
+        put_u64(position, height);
+        put_u32(position, static_cast<uint32_t>(i));
+        batch.Put(index_cf_, sequence_key(sequence), position);
+      }
 
       // What this event does to the entries it acts on. The stateful check has already
       // established that each target exists and may be changed.
@@ -360,6 +365,7 @@ base::Result<v1::Block> Ledger::build_block(const v1::BlockBody& body, const App
           break;
         }
         case v1::BLACKLIST_ENTRY: {
+          if (!keep_all) break;
           std::string key = internal::blacklist_prefix(e.sector()) +
                             internal::subject_bytes(e.subject());
           put_u64(key, sequence);
@@ -375,7 +381,7 @@ base::Result<v1::Block> Ledger::build_block(const v1::BlockBody& body, const App
           make_entry(e, sequence, height, timestamp_ms);
       ++accepted_count;
     }
-    batch.Put(events_cf_, event_key(height, static_cast<uint32_t>(i)),
+    if (keep_all) batch.Put(events_cf_, event_key(height, static_cast<uint32_t>(i)),
               signed_event.SerializeAsString());
     if (input.include_events) *block.add_events() = signed_event;
   }
@@ -397,12 +403,14 @@ base::Result<v1::Block> Ledger::build_block(const v1::BlockBody& body, const App
   header.set_event_count(static_cast<uint32_t>(body.events_size()));
   LEDGER_ASSERT(header.tree_size() == first_sequence + accepted_count);
 
-  v1::Block stored;
-  *stored.mutable_header() = header;
-  *stored.mutable_receipts() = block.receipts();
-  stored.set_log_index(log_index);
   block.set_log_index(log_index);
-  batch.Put(blocks_cf_, block_key(height), stored.SerializeAsString());
+  if (keep_all) {
+    v1::Block stored;
+    *stored.mutable_header() = header;
+    *stored.mutable_receipts() = block.receipts();
+    stored.set_log_index(log_index);
+    batch.Put(blocks_cf_, block_key(height), stored.SerializeAsString());
+  }
   batch.Put(meta_cf_, internal::kMetaHead, header.SerializeAsString());
   return block;
 }

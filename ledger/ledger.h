@@ -34,6 +34,12 @@ struct LedgerOptions {
   // Skip RocksDB's write-ahead log: only for scratch ledgers that are thrown away on a crash
   // (the auditor's replay). REQUIRES: !sync_writes.
   bool disable_wal = false;
+  // A scratch ledger that only replays blocks to check them (the auditor's): it keeps what the
+  // rules read (the event index and the view) and the head, and skips what only queries and
+  // proofs read (stored events and blocks, Merkle nodes, sequence and blacklist indexes).
+  // Receipts, roots and headers come out exactly the same. Such a ledger answers no chain,
+  // event or proof query and cannot be reopened. REQUIRES: disable_wal.
+  bool replay_only = false;
 };
 
 // What a caller may hand apply() beyond the body, to save work it has already done.
