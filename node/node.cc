@@ -1208,13 +1208,17 @@ void Node::checkpoint_round() {
       return;
     }
   }
-  if (auto s = store_checkpoint(height, checkpoint); !s.is_ok()) {
-    spdlog::error("{}", s.to_string());
-    return;
-  }
   last_checkpoint_height_ = height;
+  // Peers' cosignatures arrive on the loop and are added to the copy kept here; a note is
+  // stored once it has a signature (a C2SP note without one is not a note).
+  recent_checkpoints_[height] = checkpoint;
+  while (recent_checkpoints_.size() > kRecentCheckpointsMax) {
+    recent_checkpoints_.erase(recent_checkpoints_.begin());
+  }
   if (!checkpoint.note.signatures.empty()) {
-    add_cosignature(height, checkpoint.note.signatures.back());  // a one-agency consortium
+    ledger::NoteSignature own = checkpoint.note.signatures.back();
+    recent_checkpoints_[height].note.signatures.clear();
+    add_cosignature(height, own);
   }
   // Ask every peer to cosign the same body; answers arrive on the loop.
   for (const auto& [peer, address] : transport_->addresses()) {
@@ -1256,9 +1260,9 @@ void Node::checkpoint_round() {
 }
 
 void Node::add_cosignature(uint64_t height, const ledger::NoteSignature& signature) {
-  auto stored = checkpoint(height);
-  if (!stored.is_ok()) return;
-  ledger::CosignedCheckpoint checkpoint = std::move(stored).value();
+  auto recent = recent_checkpoints_.find(height);
+  if (recent == recent_checkpoints_.end()) return;  // an answer to a round long gone
+  ledger::CosignedCheckpoint checkpoint = recent->second;
   auto& sigs = checkpoint.note.signatures;
   std::erase_if(sigs, [&](const ledger::NoteSignature& s) { return s.name == signature.name; });
   sigs.push_back(signature);
@@ -1271,6 +1275,7 @@ void Node::add_cosignature(uint64_t height, const ledger::NoteSignature& signatu
       return;
     }
   }
+  recent->second = checkpoint;
   if (auto s = store_checkpoint(height, checkpoint); !s.is_ok()) {
     spdlog::error("{}", s.to_string());
     return;

@@ -210,6 +210,9 @@ class Node {
   std::optional<ledger::KeyFile> agency_key_;
   std::string origin_;
   uint64_t last_checkpoint_height_ = 0;                 // loop thread
+  // Checkpoints of the last rounds, collecting cosignatures (loop thread).
+  static constexpr size_t kRecentCheckpointsMax = 16;
+  std::map<uint64_t, ledger::CosignedCheckpoint> recent_checkpoints_;
   std::atomic<uint64_t> trusted_checkpoint_height_{0};  // written by the loop, read anywhere
 
   // Catch-ups run on their own thread (one at a time); stop() waits for it.

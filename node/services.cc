@@ -4,6 +4,8 @@
 
 #include "ledger/audit.h"
 #include "ledger/checkpoint.h"
+#include "ledger/event.h"
+#include "ledger/merkle.h"
 #include "ledger/validation.h"
 #include "node/node.h"
 
@@ -565,7 +567,10 @@ class AuditServiceImpl final : public v1::AuditService::CallbackService {
                                         const v1::InclusionProofRequest* request,
                                         v1::InclusionProofResponse* response) override {
     auto* reactor = context->DefaultReactor();
-    auto checkpoint = node_.checkpoint(request->checkpoint_height());
+    const bool by_size = request->tree_size() != 0;
+    base::Result<ledger::CosignedCheckpoint> checkpoint =
+        by_size ? base::Result<ledger::CosignedCheckpoint>(ledger::CosignedCheckpoint{})
+                : node_.checkpoint(request->checkpoint_height());
     if (!checkpoint.is_ok()) {
       reactor->Finish(to_grpc(checkpoint.status()));
       return reactor;
@@ -594,11 +599,17 @@ class AuditServiceImpl final : public v1::AuditService::CallbackService {
       }
       sequence = record->location.receipt().sequence();
     }
+    if (by_size) {
+      Status s = prove_inclusion_at_size(sequence, request->tree_size(), response);
+      reactor->Finish(s);
+      return reactor;
+    }
     auto proof = ledger::make_inclusion_proof(node_.ledger(), sequence, *checkpoint);
     if (!proof.is_ok()) {
       reactor->Finish(to_grpc(proof.status()));
       return reactor;
     }
+    response->set_root_hash(checkpoint->checkpoint.root_hash());
     response->set_leaf_index(proof->leaf_index);
     response->set_tree_size(proof->tree_size);
     response->set_leaf_data(proof->leaf_data);
@@ -612,6 +623,10 @@ class AuditServiceImpl final : public v1::AuditService::CallbackService {
                                           const v1::ConsistencyProofRequest* request,
                                           v1::ConsistencyProofResponse* response) override {
     auto* reactor = context->DefaultReactor();
+    if (request->old_size() != 0) {
+      reactor->Finish(prove_consistency_of_sizes(request->old_size(), request->new_size(), response));
+      return reactor;
+    }
     auto older = node_.checkpoint(request->old_height());
     auto newer = node_.checkpoint(request->new_height());
     if (request->old_height() == 0 || !older.is_ok() || !newer.is_ok()) {
@@ -630,9 +645,62 @@ class AuditServiceImpl final : public v1::AuditService::CallbackService {
     for (const auto& h : proof->path) response->add_path(ledger::to_string(h));
     response->set_old_checkpoint_note(older->text());
     response->set_new_checkpoint_note(newer->text());
+    response->set_old_root(older->checkpoint.root_hash());
+    response->set_new_root(newer->checkpoint.root_hash());
     reactor->Finish(Status::OK);
     return reactor;
   }
+
+ private:
+  // RFC 6962 proofs against plain tree sizes (no checkpoint): the caller gets the roots too and
+  // must decide for itself whether it trusts them.
+  Status prove_inclusion_at_size(uint64_t sequence, uint64_t tree_size,
+                                 v1::InclusionProofResponse* response) {
+    const uint64_t current = node_.ledger().head().tree_size();
+    if (tree_size > current) {
+      return Status(StatusCode::OUT_OF_RANGE, "tree_size " + std::to_string(tree_size) +
+                                                  " is beyond the current tree of " +
+                                                  std::to_string(current) + " leaves");
+    }
+    auto path = ledger::merkle_inclusion_proof(node_.ledger().merkle(), sequence, tree_size);
+    if (!path.is_ok()) return to_grpc(path.status());
+    auto root = ledger::merkle_root(node_.ledger().merkle(), tree_size);
+    if (!root.is_ok()) return to_grpc(root.status());
+    auto event = node_.ledger().event_at_sequence(sequence);
+    if (!event.is_ok()) return to_grpc(event.status());
+    response->set_leaf_index(sequence);
+    response->set_tree_size(tree_size);
+    response->set_leaf_data(ledger::event_leaf_data(*event));
+    for (const auto& h : *path) response->add_path(ledger::to_string(h));
+    response->set_root_hash(ledger::to_string(*root));
+    return Status::OK;
+  }
+
+  Status prove_consistency_of_sizes(uint64_t old_size, uint64_t new_size,
+                                    v1::ConsistencyProofResponse* response) {
+    const uint64_t current = node_.ledger().head().tree_size();
+    if (new_size == 0) new_size = current;
+    if (new_size > current) {
+      return Status(StatusCode::OUT_OF_RANGE, "new_size " + std::to_string(new_size) +
+                                                  " is beyond the current tree of " +
+                                                  std::to_string(current) + " leaves");
+    }
+    auto path = ledger::merkle_consistency_proof(node_.ledger().merkle(), old_size, new_size);
+    if (!path.is_ok()) return to_grpc(path.status());
+    auto old_root = ledger::merkle_root(node_.ledger().merkle(), old_size);
+    auto new_root = ledger::merkle_root(node_.ledger().merkle(), new_size);
+    if (!old_root.is_ok() || !new_root.is_ok()) {
+      return to_grpc(!old_root.is_ok() ? old_root.status() : new_root.status());
+    }
+    response->set_old_size(old_size);
+    response->set_new_size(new_size);
+    for (const auto& h : *path) response->add_path(ledger::to_string(h));
+    response->set_old_root(ledger::to_string(*old_root));
+    response->set_new_root(ledger::to_string(*new_root));
+    return Status::OK;
+  }
+
+ public:
 
   ServerUnaryReactor* GetAccessLog(CallbackServerContext* context,
                                    const v1::AccessLogRequest* request,

@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include <CLI/CLI.hpp>
+#include <csignal>
 #include <atomic>
 #include <fstream>
 #include <iomanip>
@@ -30,7 +31,9 @@
 #include "ledger/event.h"
 #include "ledger/export.h"
 #include "ledger/ledger.h"
+#include "proto/api.grpc.pb.h"
 #include "tools/cli_util.h"
+#include "tools/client.h"
 
 namespace {
 
@@ -109,7 +112,109 @@ struct VerifyArgs {
   unsigned threads = 0;
   bool quiet = false;
   bool baseline = false;
+  std::vector<std::string> nodes;  // verify while streaming from the first; compare all
+  tools::ClientOptions client;
 };
+
+// Connects to one node (the --node address with the TLS flags).
+base::Result<tools::Client> node_client(const VerifyArgs& a, const std::string& node) {
+  tools::ClientOptions o = a.client;
+  o.endpoints = node;
+  return tools::Client::connect(o);
+}
+
+base::Result<ledger::CosignedCheckpoint> node_checkpoint(const tools::Client& client) {
+  v1::GetCheckpointRequest request;
+  v1::CheckpointResponse response;
+  grpc::Status status = client.call([&](auto channel, grpc::ClientContext& ctx) {
+    return v1::AuditService::NewStub(channel)->GetCheckpoint(&ctx, request, &response);
+  });
+  if (!status.ok()) {
+    return base::Status::unavailable(tools::grpc_code_name(status.error_code()) + ": " +
+                                     status.error_message());
+  }
+  return ledger::parse_checkpoint_note(response.note());
+}
+
+// Compares the latest quorum checkpoints of several nodes: the same tree size must have the
+// same root, and a larger tree must be consistent with a smaller one (proof from its node).
+// Prints what it finds; false on fork evidence or an unverifiable pair.
+bool compare_node_checkpoints(const ledger::Consortium& consortium, const VerifyArgs& a) {
+  struct Seen {
+    std::string node;
+    ledger::CosignedCheckpoint checkpoint;
+  };
+  std::vector<Seen> seen;
+  for (const std::string& node : a.nodes) {
+    auto client = node_client(a, node);
+    auto cp = client.is_ok() ? node_checkpoint(*client)
+                             : base::Result<ledger::CosignedCheckpoint>(client.status());
+    if (!cp.is_ok()) {
+      std::cout << "node        " << node << ": no checkpoint: " << cp.status().message() << "\n";
+      return false;
+    }
+    const ledger::QuorumReport report = ledger::verify_cosignatures(consortium, *cp);
+    std::cout << "node        " << node << ": checkpoint height " << cp->checkpoint.height()
+              << ", tree size " << cp->checkpoint.tree_size() << ", "
+              << (report.trusted() ? "trusted" : "NOT trusted: " + report.status().message())
+              << "\n";
+    if (!report.trusted()) return false;
+    seen.push_back({node, std::move(cp).value()});
+  }
+  bool ok = true;
+  for (size_t i = 0; i + 1 < seen.size(); ++i) {
+    for (size_t j = i + 1; j < seen.size(); ++j) {
+      const Seen* small = &seen[i];
+      const Seen* large = &seen[j];
+      if (small->checkpoint.checkpoint.tree_size() > large->checkpoint.checkpoint.tree_size()) {
+        std::swap(small, large);
+      }
+      const uint64_t m = small->checkpoint.checkpoint.tree_size();
+      const uint64_t n = large->checkpoint.checkpoint.tree_size();
+      const auto& old_root = small->checkpoint.checkpoint.root_hash();
+      const auto& new_root = large->checkpoint.checkpoint.root_hash();
+      bool consistent = false;
+      if (m == n) {
+        consistent = old_root == new_root;
+      } else if (m == 0) {
+        consistent = true;
+      } else {
+        auto client = node_client(a, large->node);
+        v1::ConsistencyProofRequest request;
+        request.set_old_size(m);
+        request.set_new_size(n);
+        v1::ConsistencyProofResponse response;
+        grpc::Status status = client.is_ok()
+            ? client->call([&](auto channel, grpc::ClientContext& ctx) {
+                return v1::AuditService::NewStub(channel)->GetConsistencyProof(&ctx, request,
+                                                                              &response);
+              })
+            : grpc::Status(grpc::UNAVAILABLE, client.status().message());
+        std::vector<ledger::Hash> path;
+        for (const auto& h : response.path()) {
+          auto hash = ledger::hash_from_bytes(h);
+          if (hash.is_ok()) path.push_back(*hash);
+        }
+        auto o = ledger::hash_from_bytes(old_root);
+        auto nn = ledger::hash_from_bytes(new_root);
+        consistent = status.ok() && o.is_ok() && nn.is_ok() &&
+                     ledger::verify_consistency(m, n, *o, *nn, path);
+        if (!status.ok()) {
+          std::cout << "compare     " << large->node << " gave no consistency proof: "
+                    << status.error_message() << "\n";
+        }
+      }
+      std::cout << "compare     " << small->node << " (size " << m << ") and " << large->node
+                << " (size " << n << "): "
+                << (consistent ? "consistent" : "FORK EVIDENCE: the checkpoints disagree") << "\n";
+      if (!consistent) {
+        std::cout << small->checkpoint.text() << "\n" << large->checkpoint.text() << "\n";
+        ok = false;
+      }
+    }
+  }
+  return ok;
+}
 
 // The machine's raw Ed25519 rate on this very export: every event's signature verified once on
 // `threads` threads, nothing else. Events are read into memory first so that only verification
@@ -147,6 +252,9 @@ double raw_verify_rate(const ledger::Consortium& consortium, const std::string& 
 int run_verify(const Global& g, const VerifyArgs& a) {
   auto consortium = load_genesis(a.genesis);
   if (!consortium.is_ok()) return fail(consortium.status());
+  if (a.chain.empty() == a.nodes.empty()) {
+    return fail(base::Status::invalid_argument("give either --chain or --node"));
+  }
   std::optional<ledger::CosignedCheckpoint> checkpoint;
   if (!a.checkpoint.empty()) {
     auto cp = load_checkpoint(a.checkpoint);
@@ -156,8 +264,49 @@ int run_verify(const Global& g, const VerifyArgs& a) {
     }
     checkpoint = std::move(cp).value();
   }
-  std::ifstream in(a.chain, std::ios::binary);
-  if (!in) return fail(base::Status::io_error("cannot open " + a.chain));
+  // Live mode: the node's latest quorum checkpoint is fetched before the blocks, so the stream
+  // reaches its height; the blocks flow through a pipe straight into the verifier.
+  std::optional<tools::Client> live;
+  std::thread streamer;
+  grpc::Status stream_status;
+  int pipe_fds[2] = {-1, -1};
+  std::string source = a.chain;
+  if (!a.nodes.empty()) {
+    if (a.nodes.size() > 1 && !compare_node_checkpoints(**consortium, a)) return kExitFailure;
+    auto client = node_client(a, a.nodes.front());
+    if (!client.is_ok()) return fail(client.status());
+    live = std::move(client).value();
+    if (!checkpoint) {
+      auto cp = node_checkpoint(*live);
+      if (cp.is_ok()) checkpoint = std::move(cp).value();
+    }
+    if (::pipe(pipe_fds) != 0) return fail(base::Status::io_error("cannot make a pipe"));
+    source = "/proc/self/fd/" + std::to_string(pipe_fds[0]);
+    streamer = std::thread([&] {
+      {
+        std::ofstream out("/proc/self/fd/" + std::to_string(pipe_fds[1]), std::ios::binary);
+        ledger::ChainWriter writer(out);
+        grpc::ClientContext ctx;
+        live->prepare(ctx, /*streaming=*/true);
+        auto reader = v1::AuditService::NewStub(live->channels().front())
+                          ->GetBlocks(&ctx, v1::GetBlocksRequest());
+        v1::Block block;
+        bool write_ok = true;
+        while (reader->Read(&block)) {
+          if (!writer.write(block).is_ok()) {
+            write_ok = false;  // the verifier stopped reading (it found a failure)
+            ctx.TryCancel();
+            break;
+          }
+        }
+        stream_status = reader->Finish();
+        if (write_ok) (void)writer.finish();
+      }
+      ::close(pipe_fds[1]);
+    });
+  }
+  std::ifstream in(source, std::ios::binary);
+  if (!in) return fail(base::Status::io_error("cannot open " + source));
   std::vector<char> buffer(1 << 20);
   in.rdbuf()->pubsetbuf(buffer.data(), static_cast<std::streamsize>(buffer.size()));
 
@@ -183,6 +332,15 @@ int run_verify(const Global& g, const VerifyArgs& a) {
     if (baseline < 0) return fail(base::Status::corruption(a.chain + " cannot be read"));
   }
   ledger::AuditResult r = ledger::verify_chain(*consortium, in, options);
+  if (streamer.joinable()) {
+    in.close();
+    ::close(pipe_fds[0]);  // unblocks the streamer if the verifier stopped early
+    streamer.join();
+    if (!stream_status.ok() && r.ok()) {
+      return fail(base::Status::unavailable("block stream from " + a.nodes.front() + " failed: " +
+                                            stream_status.error_message()));
+    }
+  }
   if (progress_shown && tty) std::cerr << "\n";
   if (!r.status.is_ok()) return fail(r.status);
 
@@ -567,6 +725,8 @@ int run_proof_consistency(const ProofArgs& a) {
 
 int main(int argc, char** argv) {
   ledger::crypto_init();
+  // Live verification writes blocks into a pipe the verifier may stop reading on a failure.
+  ::signal(SIGPIPE, SIG_IGN);
   CLI::App app{"credaudit: verify a credledger chain, checkpoints and proofs offline"};
   app.require_subcommand(1);
   Global g;
@@ -584,8 +744,15 @@ int main(int argc, char** argv) {
   VerifyArgs verify;
   auto* verify_cmd = app.add_subcommand("verify", "replay and check an exported chain");
   verify_cmd->add_option("--genesis", verify.genesis, "the consortium genesis file")->required();
-  verify_cmd->add_option("--chain", verify.chain, "chain export (credaudit export, credctl export)")
-      ->required();
+  verify_cmd->add_option("--chain", verify.chain, "chain export (credaudit export, credctl export)");
+  verify_cmd->add_option("--node", verify.nodes,
+                         "verify while streaming from this node (host:port); repeat to also "
+                         "compare the nodes' checkpoints");
+  verify_cmd->add_option("--cacert", verify.client.cacert, "with --node: consortium CA (TLS)");
+  verify_cmd->add_option("--cert", verify.client.cert, "with --node: auditor certificate");
+  verify_cmd->add_option("--key", verify.client.key, "with --node: certificate key");
+  verify_cmd->add_flag("--insecure", verify.client.insecure, "with --node: plaintext cluster");
+  verify_cmd->add_option("--role", verify.client.role, "with --insecure: role, e.g. auditor:me");
   verify_cmd->add_option("--checkpoint", verify.checkpoint, "cosigned checkpoint (cp.json) to check");
   verify_cmd->add_option("--threads", verify.threads, "signature threads (default: all cores)");
   verify_cmd->add_option("--work-dir", verify.work_dir, "where the replay database is made")

@@ -185,6 +185,23 @@ Cluster::~Cluster() {
   std::filesystem::remove_all(dir_, ec);
 }
 
+std::string Cluster::agency_key_file(uint64_t id) const {
+  static const std::string_view kAgencies[] = {ledger_test::kSamr, ledger_test::kSta,
+                                               ledger_test::kCourt};
+  const std::string_view agency = kAgencies[(id - 1) % 3];
+  const std::string path = dir_ + "/" + std::string(agency) + ".key";
+  if (!std::filesystem::exists(path)) {
+    ledger::KeyFile key;
+    key.agency = std::string(agency);
+    key.key_id = ledger_test::key_id_of(agency);
+    key.keys = ledger_test::keys_of(agency);
+    const base::Status s = ledger::write_key_file(path, key);
+    INFO(s.to_string());
+    REQUIRE(s.is_ok());
+  }
+  return path;
+}
+
 void Cluster::write_config(const NodeProcess& n, const std::map<uint64_t, std::string>& peers,
                            bool join) const {
   std::ostringstream t;
@@ -193,7 +210,9 @@ void Cluster::write_config(const NodeProcess& n, const std::map<uint64_t, std::s
     << "genesis = \"" << genesis_path_ << "\"\n"
     << "listen = \"" << n.address << "\"\n"
     << "log_level = \"" << options_.log_level << "\"\n"
-    << "join = " << (join ? "true" : "false") << "\n\n"
+    << "join = " << (join ? "true" : "false") << "\n"
+    << "agency_key = \"" << agency_key_file(n.id) << "\"\n"
+    << "checkpoint_interval_ms = " << options_.checkpoint_interval_ms << "\n\n"
     << "[tls]\ninsecure_plaintext = true\n\n"
     << "[raft]\n"
     << "tick_ms = " << options_.tick_ms << "\n"

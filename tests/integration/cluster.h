@@ -41,6 +41,9 @@ struct ClusterOptions {
   uint64_t submit_timeout_ms = 10000;
   uint64_t verify_threads = 2;
   std::string log_level = "info";
+  // Every node holds the signing key of one agency (samr, sta, court in turn) and cosigns
+  // checkpoints this often.
+  uint64_t checkpoint_interval_ms = 200;
 };
 
 // A client context with the role header (empty role = public caller) and a deadline.
@@ -121,6 +124,8 @@ class Cluster {
 
   void write_config(const NodeProcess& node, const std::map<uint64_t, std::string>& peers,
                     bool join) const;
+  // The key file of the agency whose key node `id` holds (written on first use).
+  std::string agency_key_file(uint64_t id) const;
   NodeProcess& node(uint64_t id);
   const NodeProcess& node(uint64_t id) const;
   // Reaps the child if it has exited; true if it is still running.
