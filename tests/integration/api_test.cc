@@ -4,7 +4,10 @@
 // on any node reflects an acknowledged Submit; identical submits racing through every node get
 // one receipt; WatchSubject streams changes. Roles come from the x-credledger-role header of the
 // plaintext development mode.
+#include <grpcpp/generic/generic_stub.h>
+
 #include <catch2/catch.hpp>
+#include <future>
 #include <thread>
 
 #include "tests/integration/events.h"
@@ -576,6 +579,36 @@ TEST_CASE("WatchSubject streams a subject's changes to an authorized watcher", "
   auto refused = cluster.query(follower)->WatchSubject(public_context.get(), request);
   CHECK_FALSE(refused->Read(&update));
   check_refused(refused->Finish(), StatusCode::PERMISSION_DENIED, "query individuals");
+}
+
+}  // namespace integration
+
+namespace integration {
+
+TEST_CASE("the standard gRPC health service answers SERVING", "[integration]") {
+  Cluster cluster;
+  cluster.start_all();
+  cluster.wait_for_leader();
+  // grpc.health.v1.HealthCheckRequest{} is empty; HealthCheckResponse{status: SERVING} is the
+  // two bytes 0x08 0x01 (field 1, varint 1). Sent as raw bytes so no health proto is needed.
+  grpc::GenericStub stub(cluster.channel(1));
+  grpc::Slice empty;
+  grpc::ByteBuffer request(&empty, 1);  // an empty message (a default ByteBuffer is no message)
+  grpc::ByteBuffer response;
+  auto context = context_as("");
+  std::promise<grpc::Status> done;
+  stub.UnaryCall(context.get(), "/grpc.health.v1.Health/Check", grpc::StubOptions(), &request,
+                 &response, [&](grpc::Status s) { done.set_value(s); });
+  const grpc::Status s = done.get_future().get();
+  INFO(describe(s));
+  REQUIRE(s.ok());
+  std::vector<grpc::Slice> slices;
+  REQUIRE(response.Dump(&slices).ok());
+  std::string bytes;
+  for (const auto& slice : slices) {
+    bytes.append(reinterpret_cast<const char*>(slice.begin()), slice.size());
+  }
+  CHECK(bytes == std::string("\x08\x01", 2));
 }
 
 }  // namespace integration
