@@ -65,6 +65,12 @@ Status check_subject_arg(const v1::Subject& subject) {
   return Status::OK;
 }
 
+// A valid subject this caller may read about.
+Status admit_subject(const Caller& caller, const v1::Subject& subject) {
+  Status s = check_subject_arg(subject);
+  return s.ok() ? authorize_subject(caller, subject) : s;
+}
+
 // Public callers see what may be published: active blacklist entries with legal basis and
 // expiry, and whether the subject is blacklisted. Nothing else.
 void redact_for_public(v1::SubjectStatus& s) {
@@ -277,8 +283,7 @@ class QueryServiceImpl final : public v1::QueryService::CallbackService {
     auto* reactor = context->DefaultReactor();
     const auto started = std::chrono::steady_clock::now();
     const Caller caller = node_.caller_of(*context);
-    Status s = check_subject_arg(request->subject());
-    if (s.ok()) s = authorize_subject(caller, request->subject());
+    const Status s = admit_subject(caller, request->subject());
     if (!s.ok()) {
       reactor->Finish(s);
       return reactor;
@@ -325,8 +330,7 @@ class QueryServiceImpl final : public v1::QueryService::CallbackService {
       return reactor;
     }
     for (int i = 0; i < request->subjects_size(); ++i) {
-      Status s = check_subject_arg(request->subjects(i));
-      if (s.ok()) s = authorize_subject(caller, request->subjects(i));
+      const Status s = admit_subject(caller, request->subjects(i));
       if (!s.ok()) {
         reactor->Finish(Status(s.error_code(), "subject " + std::to_string(i) + ": " +
                                                    s.error_message()));
@@ -404,8 +408,7 @@ class QueryServiceImpl final : public v1::QueryService::CallbackService {
                                                 "blacklists)"));
       return reactor;
     }
-    Status s = check_subject_arg(request->subject());
-    if (s.ok()) s = authorize_subject(caller, request->subject());
+    const Status s = admit_subject(caller, request->subject());
     if (!s.ok()) {
       reactor->Finish(s);
       return reactor;
@@ -465,8 +468,7 @@ class QueryServiceImpl final : public v1::QueryService::CallbackService {
   grpc::ServerWriteReactor<v1::SubjectStatus>* WatchSubject(
       CallbackServerContext* context, const v1::WatchRequest* request) override {
     const Caller caller = node_.caller_of(*context);
-    Status s = check_subject_arg(request->subject());
-    if (s.ok()) s = authorize_subject(caller, request->subject());
+    const Status s = admit_subject(caller, request->subject());
     if (!s.ok()) {
       class Refuse final : public grpc::ServerWriteReactor<v1::SubjectStatus> {
        public:
@@ -567,6 +569,12 @@ class AuditServiceImpl final : public v1::AuditService::CallbackService {
                                         const v1::InclusionProofRequest* request,
                                         v1::InclusionProofResponse* response) override {
     auto* reactor = context->DefaultReactor();
+    // The leaf is the whole signed event: only callers who may read events get it.
+    const Caller caller = node_.caller_of(*context);
+    if (caller.role == Role::kPublic) {
+      reactor->Finish(permission_denied(caller, "read inclusion proofs (their leaf is the event)"));
+      return reactor;
+    }
     const bool by_size = request->tree_size() != 0;
     base::Result<ledger::CosignedCheckpoint> checkpoint =
         by_size ? base::Result<ledger::CosignedCheckpoint>(ledger::CosignedCheckpoint{})
@@ -588,9 +596,8 @@ class AuditServiceImpl final : public v1::AuditService::CallbackService {
                                    "' was rejected; only accepted events are Merkle leaves"));
         return reactor;
       }
-      // The entry, if any, says whose data this is; individuals' events are not public.
+      // The entry, if any, says whose data this is; individuals' events need a role for them.
       if (record->entry) {
-        const Caller caller = node_.caller_of(*context);
         Status s = authorize_subject(caller, record->entry->subject());
         if (!s.ok()) {
           reactor->Finish(s);
