@@ -236,7 +236,7 @@ base::Status Node::start() {
 
 void Node::stop() {
   if (stopped_.exchange(true)) return;
-  spdlog::info("node {} stopping", config_.node_id);
+  if (loop_thread_.joinable()) spdlog::info("node {} stopping", config_.node_id);
   // 1. Answer everything that waits on the loop, while the loop still runs: the server's
   //    Shutdown waits for every call to finish, and a call waiting forever would hang it.
   auto drain = [this] {
