@@ -81,7 +81,11 @@ base::Status Node::open() {
                                       std::string(consensus::RocksLogStorage::kStateColumnFamily),
                                       "node_meta", "access", "checkpoints"};
   ASSIGN_OR_RETURN(db_, ledger::Database::open(config_.data_dir + "/db", db_options));
-  auto opened = ledger::Ledger::open(*db_, consortium_, {});
+  // Blocks are written without their own fsync: every block comes from a Raft entry that is
+  // already synced in the Raft log of this same database, and the next synced Raft write makes
+  // the block's WAL record durable too. A crash can only lose blocks whose entries the log still
+  // holds (compact_log syncs the WAL first), and the node re-applies them after the restart.
+  auto opened = ledger::Ledger::open(*db_, consortium_, {.sync_writes = false});
   if (!opened.is_ok()) {
     return opened.status().with_context("data_dir " + config_.data_dir +
                                         " does not match genesis " + config_.genesis_file);
@@ -908,6 +912,8 @@ void Node::cluster_status(std::function<void(v1::ClusterStatusResponse)> then) {
 base::Status Node::compact_log(uint64_t index) {
   const consensus::CompactionPoint point = storage_->compaction_point();
   if (index <= point.index) return base::Status::ok();
+  // The blocks up to index must be durable before the entries they came from are dropped.
+  RETURN_IF_ERROR(ledger::from_rocks(db_->db()->FlushWAL(/*sync=*/true), "sync blocks"));
   ASSIGN_OR_RETURN(consensus::Membership membership, raft_->membership_at(index));
   RETURN_IF_ERROR(storage_->compact(index, membership));
   RETURN_IF_ERROR(raft_->compacted(index));
