@@ -65,6 +65,9 @@ base::Status NodeConfig::validate() const {
     return bad("log_level '" + log_level +
                "' is not one of trace, debug, info, warning, error, critical, off");
   }
+  if (log_format != "text" && log_format != "json") {
+    return bad("log_format '" + log_format + "' is not text or json");
+  }
   if (limits.max_events_per_submit == 0 || limits.max_subjects_per_check == 0) {
     return bad("limits.max_events_per_submit and max_subjects_per_check must be positive");
   }
@@ -112,6 +115,7 @@ base::Result<NodeConfig> parse_config(const std::string& text, const std::string
   get_str(t["listen"], "listen", c.listen);
   get_str(t["metrics_listen"], "metrics_listen", c.metrics_listen);
   get_str(t["log_level"], "log_level", c.log_level);
+  get_str(t["log_format"], "log_format", c.log_format);
   get_u64(t["checkpoint_interval_ms"], "checkpoint_interval_ms", c.checkpoint_interval_ms);
   get_bool(t["join"], "join", c.join);
   if (auto* peers = t["peers"].as_table()) {

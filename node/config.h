@@ -60,6 +60,7 @@ struct NodeConfig {
   std::string listen;           // host:port for clients and peers (gRPC)
   std::string metrics_listen;   // host:port for Prometheus text metrics; empty = off
   std::string log_level = "info";
+  std::string log_format = "text";  // text, or json: one JSON object per line
   // How often the node cosigns its head checkpoint and asks its peers to cosign it too.
   uint64_t checkpoint_interval_ms = 1000;
   // Initial voters and their addresses (id -> host:port). Must include this node if it is a

@@ -3,6 +3,7 @@
 // Stops gracefully on SIGTERM or SIGINT. Exit codes: 0 after a graceful stop, 2 for a bad
 // command line or configuration, 3 if the node cannot start, 70 on a fatal storage error.
 #include <signal.h>
+#include <spdlog/pattern_formatter.h>
 #include <spdlog/spdlog.h>
 
 #include <CLI/CLI.hpp>
@@ -12,6 +13,53 @@
 #include "ledger/crypto.h"
 #include "node/config.h"
 #include "node/node.h"
+
+namespace {
+
+// %* : the log message as the body of a JSON string (quotes, backslashes and control characters
+// escaped), so that log_format = "json" lines always parse.
+class JsonMessageFlag final : public spdlog::custom_flag_formatter {
+ public:
+  void format(const spdlog::details::log_msg& msg, const std::tm&,
+              spdlog::memory_buf_t& dest) override {
+    static constexpr char kHex[] = "0123456789abcdef";
+    for (char c : std::string_view(msg.payload.data(), msg.payload.size())) {
+      switch (c) {
+        case '"': dest.append(std::string_view("\\\"")); break;
+        case '\\': dest.append(std::string_view("\\\\")); break;
+        case '\n': dest.append(std::string_view("\\n")); break;
+        case '\t': dest.append(std::string_view("\\t")); break;
+        default:
+          if (static_cast<unsigned char>(c) < 0x20) {
+            const char esc[] = {'\\', 'u', '0', '0', kHex[(c >> 4) & 0xf], kHex[c & 0xf]};
+            dest.append(esc, esc + sizeof esc);
+          } else {
+            dest.push_back(c);
+          }
+      }
+    }
+  }
+  std::unique_ptr<spdlog::custom_flag_formatter> clone() const override {
+    return std::make_unique<JsonMessageFlag>();
+  }
+};
+
+void configure_logging(const node::NodeConfig& config) {
+  const std::string node = std::to_string(config.node_id);
+  if (config.log_format == "json") {
+    auto formatter = std::make_unique<spdlog::pattern_formatter>(spdlog::pattern_time_type::utc);
+    formatter->add_flag<JsonMessageFlag>('*').set_pattern(
+        "{\"time\":\"%Y-%m-%dT%H:%M:%S.%eZ\",\"level\":\"%l\",\"node\":" + node +
+        ",\"msg\":\"%*\"}");
+    spdlog::set_formatter(std::move(formatter));
+  } else {
+    spdlog::set_pattern("%Y-%m-%dT%H:%M:%S.%eZ %^%l%$ [node " + node + "] %v",
+                        spdlog::pattern_time_type::utc);
+  }
+  spdlog::set_level(spdlog::level::from_str(config.log_level));
+}
+
+}  // namespace
 
 int main(int argc, char** argv) {
   CLI::App app{"credd: a credledger agency node"};
@@ -37,9 +85,7 @@ int main(int argc, char** argv) {
     std::cerr << "credd: " << config.status().message() << "\n";
     return 2;
   }
-  spdlog::set_pattern("%Y-%m-%dT%H:%M:%S.%eZ %^%l%$ [node " + std::to_string(config->node_id) +
-                      "] %v", spdlog::pattern_time_type::utc);
-  spdlog::set_level(spdlog::level::from_str(config->log_level));
+  configure_logging(*config);
 
   auto node = node::Node::create(*config);
   if (!node.is_ok()) {
