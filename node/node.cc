@@ -1340,6 +1340,7 @@ void Node::remove_watcher(const v1::Subject& subject, SubjectWatcher* watcher) {
 
 void Node::record_access(const Caller& caller, const std::string& method,
                          const v1::Subject& subject) {
+  if (subject.kind() != v1::INDIVIDUAL && subject.kind() != v1::PROFESSIONAL) return;
   metrics_.individual_queries++;
   v1::AccessRecord record;
   record.set_sequence(++access_sequence_);

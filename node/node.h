@@ -122,7 +122,8 @@ class Node {
   // kNotFound if this node has no agency key.
   base::Result<v1::CosignResponse> cosign_peer_checkpoint(uint64_t height, const std::string& body);
 
-  // Queries about individuals are recorded (who, when, which subject) for auditors.
+  // Queries about individuals are recorded (who, when, which subject) for auditors; a query
+  // about an organisation is not (callers need not check the subject's kind).
   void record_access(const Caller& caller, const std::string& method, const v1::Subject& subject);
   base::Result<std::vector<v1::AccessRecord>> access_log(uint64_t after, uint32_t limit) const;
 

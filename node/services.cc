@@ -288,9 +288,7 @@ class QueryServiceImpl final : public v1::QueryService::CallbackService {
       reactor->Finish(s);
       return reactor;
     }
-    if (is_individual(request->subject())) {
-      node_.record_access(caller, "GetSubjectStatus", request->subject());
-    }
+    node_.record_access(caller, "GetSubjectStatus", request->subject());
     const int64_t as_of = request->as_of_ms() ? request->as_of_ms() : Node::now_ms();
     auto answer = [this, reactor, response, caller, as_of, started, subject = request->subject()] {
       auto status = node_.ledger().status(subject, as_of);
@@ -338,7 +336,7 @@ class QueryServiceImpl final : public v1::QueryService::CallbackService {
       }
     }
     for (const auto& subject : request->subjects()) {
-      if (is_individual(subject)) node_.record_access(caller, "CheckSubjects", subject);
+      node_.record_access(caller, "CheckSubjects", subject);
     }
     const int64_t as_of = request->as_of_ms() ? request->as_of_ms() : Node::now_ms();
     auto answer = [this, reactor, response, caller, as_of, request] {
@@ -413,9 +411,7 @@ class QueryServiceImpl final : public v1::QueryService::CallbackService {
       reactor->Finish(s);
       return reactor;
     }
-    if (is_individual(request->subject())) {
-      node_.record_access(caller, "GetHistory", request->subject());
-    }
+    node_.record_access(caller, "GetHistory", request->subject());
     const uint32_t size = request->page_size() == 0 ? 100 : std::min(request->page_size(), 1000u);
     auto page = node_.ledger().history(request->subject(), request->page_token(), size);
     if (!page.is_ok()) {
@@ -452,9 +448,7 @@ class QueryServiceImpl final : public v1::QueryService::CallbackService {
         reactor->Finish(s);
         return reactor;
       }
-      if (is_individual(record->entry->subject())) {
-        node_.record_access(caller, "GetEvent", record->entry->subject());
-      }
+      node_.record_access(caller, "GetEvent", record->entry->subject());
       *response->mutable_entry() = *record->entry;
     }
     *response->mutable_event() = record->signed_event;
@@ -477,9 +471,7 @@ class QueryServiceImpl final : public v1::QueryService::CallbackService {
       };
       return new Refuse(s);
     }
-    if (is_individual(request->subject())) {
-      node_.record_access(caller, "WatchSubject", request->subject());
-    }
+    node_.record_access(caller, "WatchSubject", request->subject());
     return new WatchReactor(node_, caller, request->subject());
   }
 

@@ -62,6 +62,18 @@ uint64_t other_than(const std::vector<uint64_t>& ids, uint64_t excluded) {
   return 0;
 }
 
+// Polls node `id` until its height moves past `height` (or `timeout` passes); returns the first
+// height seen, which is `height` itself on a timeout.
+uint64_t first_height_above(Cluster& cluster, uint64_t id, uint64_t height,
+                            std::chrono::milliseconds timeout) {
+  uint64_t seen = height;
+  const auto deadline = std::chrono::steady_clock::now() + timeout;
+  while (seen == height && std::chrono::steady_clock::now() < deadline) {
+    if (auto s = cluster.status(id, 200ms)) seen = s->height();
+  }
+  return seen;
+}
+
 std::vector<uint64_t> without(std::vector<uint64_t> ids, uint64_t excluded) {
   std::erase(ids, excluded);
   return ids;
@@ -251,11 +263,7 @@ TEST_CASE("a follower killed while it catches up by block sync recovers", "[inte
   // Start it and kill it again as soon as block sync has applied something (if the whole sync
   // is faster than our polling, it is killed right after: the restart must work either way).
   cluster.start(follower);
-  uint64_t seen = height_before;
-  const auto deadline = std::chrono::steady_clock::now() + 20s;
-  while (seen == height_before && std::chrono::steady_clock::now() < deadline) {
-    if (auto s = cluster.status(follower, 200ms)) seen = s->height();
-  }
+  const uint64_t seen = first_height_above(cluster, follower, height_before, 20s);
   cluster.kill(follower);
   INFO("killed at height " << seen << " of " << target);
   CHECK(seen > height_before);
@@ -494,11 +502,7 @@ TEST_CASE("block sync cut off by the leader's crash leaves no gap in the followe
   const uint64_t target = cluster.status(leader)->height();
 
   cluster.start(follower);
-  uint64_t seen = height_before;
-  const auto deadline = std::chrono::steady_clock::now() + 20s;
-  while (seen == height_before && std::chrono::steady_clock::now() < deadline) {
-    if (auto s = cluster.status(follower, 200ms)) seen = s->height();
-  }
+  const uint64_t seen = first_height_above(cluster, follower, height_before, 20s);
   // The leader dies while the follower streams blocks from it.
   cluster.kill(leader);
   INFO("leader killed with the follower at height " << seen << " of " << target);
