@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs the Debian 12 packages that building, testing and running credledger need.
 # Idempotent: packages already present are skipped, and apt is not touched when nothing is missing.
+# Extra package names given as arguments are installed too (bench/run.sh adds etcd and jq).
 set -euo pipefail
 
 packages=(
@@ -11,6 +12,7 @@ packages=(
   libcli11-dev libspdlog-dev libfmt-dev libtomlplusplus-dev nlohmann-json3-dev
   openssl
 )
+packages+=("$@")
 
 missing=()
 for p in "${packages[@]}"; do
