@@ -335,6 +335,11 @@ void Node::process_ready() {
     }
     // 2. send.
     if (!rd.messages.empty()) transport_->send(rd.messages);
+    // A follower starts checking the signatures of what it just acknowledged; apply collects
+    // the results. (The leader verified its own proposals before proposing them.)
+    if (!is_leader_) {
+      for (const consensus::Entry& entry : rd.entries) preverify(entry);
+    }
     // 3. apply.
     for (const consensus::Entry& entry : rd.committed_entries) apply_entry(entry);
     if (rd.membership) update_peers(*rd.membership);
@@ -451,6 +456,22 @@ void Node::persist_address(NodeId id, const std::string& address) {
 // ---------------------------------------------------------------------------------------------
 // Applying committed entries
 
+// Signature results of one block entry, filled by the verify pool.
+struct Node::PreVerified {
+  uint64_t term = 0;
+  std::shared_ptr<const v1::EntryPayload> payload;
+  std::vector<ledger::SignatureState> states;
+  std::vector<ledger::Hash> hashes;
+  std::mutex mu;
+  std::condition_variable cv;
+  size_t chunks_left = 0;  // GUARDED_BY(mu)
+
+  void wait() {
+    std::unique_lock<std::mutex> lock(mu);
+    cv.wait(lock, [&] { return chunks_left == 0; });
+  }
+};
+
 void Node::apply_entry(const consensus::Entry& entry) {
   if (entry.index <= ledger_->cursor()) return;  // already in the ledger before a restart
   auto advance_cursor = [&] {
@@ -460,13 +481,15 @@ void Node::apply_entry(const consensus::Entry& entry) {
     advance_cursor();
     return;
   }
-  v1::EntryPayload payload;
-  if (!payload.ParseFromString(entry.data)) {
+  std::shared_ptr<PreVerified> pre = take_preverified(entry);
+  v1::EntryPayload parsed;
+  if (!pre && !parsed.ParseFromString(entry.data)) {
     // Every node sees the same bytes and skips them alike; only a broken leader makes these.
     spdlog::error("committed entry {} is not an EntryPayload; skipped", entry.index);
     advance_cursor();
     return;
   }
+  const v1::EntryPayload& payload = pre ? *pre->payload : parsed;
   if (payload.has_member_address()) {
     const auto& ma = payload.member_address();
     persist_address(ma.id(), ma.address());
@@ -480,10 +503,63 @@ void Node::apply_entry(const consensus::Entry& entry) {
     return;
   }
   if (payload.has_block()) {
-    apply_block_entry(entry, payload.block());
+    apply_block_entry(entry, payload.block(), pre.get());
     return;
   }
   advance_cursor();
+}
+
+void Node::preverify(const consensus::Entry& entry) {
+  if (entry.type != consensus::EntryType::kNormal || entry.data.empty()) return;
+  auto payload = std::make_shared<v1::EntryPayload>();
+  if (!payload->ParseFromString(entry.data) || !payload->has_block()) return;
+  auto pre = std::make_shared<PreVerified>();
+  pre->term = entry.term;
+  const v1::BlockBody& body = payload->block();
+  const size_t n = static_cast<size_t>(body.events_size());
+  pre->states.assign(n, ledger::SignatureState::kUnchecked);
+  pre->hashes.resize(n);
+  std::vector<size_t> todo;
+  for (size_t i = 0; i < n; ++i) {
+    pre->hashes[i] = ledger::event_hash(body.events(static_cast<int>(i)));
+    if (verified_.count(pre->hashes[i])) {
+      pre->states[i] = ledger::SignatureState::kValid;  // checked before forwarding it
+    } else {
+      todo.push_back(i);
+    }
+  }
+  pre->payload = std::move(payload);
+  // A later append at the same index (a new leader's log) replaces this one; apply also
+  // compares terms.
+  preverified_[entry.index] = pre;
+  const size_t chunks = (todo.size() + kVerifyChunk - 1) / kVerifyChunk;
+  pre->chunks_left = chunks;
+  auto shared_todo = std::make_shared<std::vector<size_t>>(std::move(todo));
+  for (size_t c = 0; c < chunks; ++c) {
+    asio::post(*verify_pool_, [this, pre, shared_todo, c] {
+      const auto& todo = *shared_todo;
+      const v1::BlockBody& body = pre->payload->block();
+      const size_t end = std::min(todo.size(), (c + 1) * kVerifyChunk);
+      for (size_t k = c * kVerifyChunk; k < end; ++k) {
+        const size_t i = todo[k];
+        pre->states[i] = ledger::verify_event_signature(*consortium_, body.events(static_cast<int>(i)))
+                             ? ledger::SignatureState::kValid
+                             : ledger::SignatureState::kInvalid;
+      }
+      std::lock_guard<std::mutex> lock(pre->mu);
+      if (--pre->chunks_left == 0) pre->cv.notify_all();
+    });
+  }
+}
+
+std::shared_ptr<Node::PreVerified> Node::take_preverified(const consensus::Entry& entry) {
+  std::shared_ptr<PreVerified> pre;
+  auto it = preverified_.find(entry.index);
+  if (it != preverified_.end() && it->second->term == entry.term) pre = it->second;
+  // Entries at or below this index are applied (or were replaced): nothing will ask for them.
+  preverified_.erase(preverified_.begin(), preverified_.upper_bound(entry.index));
+  if (pre) pre->wait();
+  return pre;
 }
 
 std::vector<ledger::SignatureState> Node::verify_block_signatures(const v1::BlockBody& body,
@@ -520,9 +596,16 @@ std::vector<ledger::SignatureState> Node::verify_block_signatures(const v1::Bloc
   return out;
 }
 
-void Node::apply_block_entry(const consensus::Entry& entry, const v1::BlockBody& body) {
+void Node::apply_block_entry(const consensus::Entry& entry, const v1::BlockBody& body,
+                             PreVerified* pre) {
   std::vector<ledger::Hash> hashes;
-  const std::vector<ledger::SignatureState> signatures = verify_block_signatures(body, hashes);
+  std::vector<ledger::SignatureState> signatures;
+  if (pre) {
+    hashes = std::move(pre->hashes);
+    signatures = std::move(pre->states);
+  } else {
+    signatures = verify_block_signatures(body, hashes);
+  }
   ledger::ApplyInput input;
   input.signatures = &signatures;
   input.event_hashes = &hashes;
@@ -823,6 +906,13 @@ void Node::forward_submit(std::shared_ptr<SubmitCall> call, NodeId leader) {
   }
   // The call leaves the loop's hands: the forwarded reply finishes it.
   call->finished = true;
+  // This node checked the signatures before forwarding: when the leader's block brings these
+  // events back, apply need not check them again (on_block_applied forgets them; a failed
+  // forward forgets them below).
+  // Events the leader answers from the ledger (retries) never come back in a block: the set is
+  // only a cache, so it is dropped whole rather than allowed to grow.
+  if (verified_.size() > 4 * config_.batch.max_pending_events) verified_.clear();
+  for (const ledger::Hash& h : call->hashes) verified_.insert(h);
   struct Forward {
     grpc::ClientContext context;
     v1::SubmitRequest request;
@@ -836,7 +926,12 @@ void Node::forward_submit(std::shared_ptr<SubmitCall> call, NodeId leader) {
   for (auto& e : call->events) *fwd->request.add_events() = e;
   auto stub = v1::LedgerService::NewStub(channel);
   stub->async()->Submit(&fwd->context, &fwd->request, &fwd->response,
-                        [fwd, call](grpc::Status status) {
+                        [this, fwd, call](grpc::Status status) {
+                          if (!status.ok()) {
+                            asio::post(loop_, [this, call] {
+                              for (const ledger::Hash& h : call->hashes) verified_.erase(h);
+                            });
+                          }
                           std::vector<v1::Receipt> receipts(fwd->response.receipts().begin(),
                                                             fwd->response.receipts().end());
                           call->done(status, std::move(receipts));

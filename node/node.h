@@ -139,7 +139,11 @@ class Node {
   void process_ready();
   void on_tick();
   void apply_entry(const consensus::Entry& entry);
-  void apply_block_entry(const consensus::Entry& entry, const v1::BlockBody& body);
+  struct PreVerified;
+  void apply_block_entry(const consensus::Entry& entry, const v1::BlockBody& body,
+                         PreVerified* pre);
+  void preverify(const consensus::Entry& entry);
+  std::shared_ptr<PreVerified> take_preverified(const consensus::Entry& entry);
   void on_block_applied(const v1::Block& block, const v1::BlockBody& body);
   void on_submit_verified(std::shared_ptr<SubmitCall> call);
   void forward_submit(std::shared_ptr<SubmitCall> call, consensus::NodeId leader);
@@ -194,8 +198,12 @@ class Node {
   uint64_t batch_bytes_ = 0;
   // event_id -> hash of events proposed by this leader and not yet applied.
   std::unordered_map<std::string, ledger::Hash> inflight_;
-  // Hashes whose signature this node verified before proposing: apply need not verify again.
+  // Hashes whose signature this node verified before proposing or forwarding to the leader:
+  // apply need not verify again.
   std::set<ledger::Hash> verified_;
+  // Block entries appended to a follower's log whose signatures the verify pool checks while
+  // the entry waits to commit, so apply does not stop the loop to verify (by log index).
+  std::map<uint64_t, std::shared_ptr<PreVerified>> preverified_;
   struct Waiter {
     std::shared_ptr<SubmitCall> call;
     size_t index;
