@@ -218,6 +218,7 @@ base::Status Node::start() {
   builder.SetMaxSendMessageSize(static_cast<int>(config_.limits.grpc_max_message_bytes));
   services_ = make_services(*this);
   for (auto& service : services_) builder.RegisterService(service.get());
+  builder.experimental().SetInterceptorCreators(make_status_interceptors());
   server_ = builder.BuildAndStart();
   if (!server_ || bound_port == 0) {
     return base::Status::unavailable("cannot listen on " + config_.listen +
