@@ -72,9 +72,8 @@ Status check_subject_arg(const v1::Subject& subject) {
 // recorded", and an unknown consistency must not quietly mean one of the two.
 Status check_read_args(int64_t as_of_ms, int consistency) {
   if (as_of_ms < 0) {
-    return Status(StatusCode::INVALID_ARGUMENT,
-                  "as_of_ms is " + std::to_string(as_of_ms) + "; give a time since the epoch, or 0 "
-                  "for now");
+    return Status(StatusCode::INVALID_ARGUMENT, "as_of_ms is " + std::to_string(as_of_ms) +
+                                                    "; give a time since the epoch, or 0 for now");
   }
   if (!v1::Consistency_IsValid(consistency)) {
     return Status(StatusCode::INVALID_ARGUMENT, "consistency " + std::to_string(consistency) +
