@@ -3,6 +3,7 @@
 #include <rocksdb/write_batch.h>
 
 #include <algorithm>
+#include <limits>
 #include <map>
 
 #include "ledger/block.h"
@@ -705,7 +706,8 @@ base::Result<ViewPage> Ledger::history(const v1::Subject& subject, const std::st
   std::string start = prefix;
   if (!page_token.empty()) {
     auto raw = from_hex(page_token);
-    if (!raw.is_ok() || raw->size() != 8) {
+    // The largest sequence is never handed out (and + 1 would wrap to the first page).
+    if (!raw.is_ok() || raw->size() != 8 || get_u64(*raw) == std::numeric_limits<uint64_t>::max()) {
       return base::Status::invalid_argument("page token is not one this ledger handed out");
     }
     start = view_key(subject, get_u64(*raw) + 1);

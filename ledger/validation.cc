@@ -27,6 +27,14 @@ bool valid_event_id(const std::string& id) {
   return true;
 }
 
+// An id as error messages quote it: whole if short, else its start and length (a caller's
+// multi-megabyte id must not become a multi-megabyte message).
+std::string quote_id(const std::string& id) {
+  constexpr size_t kQuotedBytesMax = 64;
+  if (id.size() <= kQuotedBytesMax) return "'" + id + "'";
+  return "'" + id.substr(0, kQuotedBytesMax) + "...' (" + std::to_string(id.size()) + " bytes)";
+}
+
 bool is_lower_hex(const std::string& s) {
   for (char c : s) {
     if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'))) return false;
@@ -110,7 +118,8 @@ std::optional<Rejection> check_subject(const v1::Subject& subject) {
       base::Status s = check_uscc(subject.id());
       if (!s.is_ok()) {
         return reject(v1::INVALID_SUBJECT_ID,
-                      "subject id '" + subject.id() + "' is not a valid unified social credit code: " +
+                      "subject id " + quote_id(subject.id()) +
+                          " is not a valid unified social credit code: " +
                           s.message());
       }
       return std::nullopt;
@@ -124,7 +133,10 @@ std::optional<Rejection> check_subject(const v1::Subject& subject) {
       }
       return std::nullopt;
     default:
-      return reject(v1::INVALID_SUBJECT_ID, "subject kind is missing");
+      return reject(v1::INVALID_SUBJECT_ID,
+                    subject.kind() == v1::SUBJECT_KIND_UNSPECIFIED
+                        ? std::string("subject kind is missing")
+                        : "subject kind " + std::to_string(subject.kind()) + " is unknown");
   }
 }
 
@@ -141,8 +153,8 @@ StaticCheck check_event_static(const Consortium& consortium, const v1::SignedEve
   }
   const Consortium::KeyInfo* key = consortium.find_key(signed_event.key_id());
   if (key == nullptr) {
-    out.rejection = reject(v1::UNKNOWN_KEY, "key id '" + signed_event.key_id() +
-                                                "' is not a key of any consortium agency");
+    out.rejection = reject(v1::UNKNOWN_KEY, "key id " + quote_id(signed_event.key_id()) +
+                                                " is not a key of any consortium agency");
     return out;
   }
   if (signature == SignatureState::kUnchecked) {

@@ -218,6 +218,7 @@ base::Status Node::start() {
   builder.SetMaxSendMessageSize(static_cast<int>(config_.limits.grpc_max_message_bytes));
   services_ = make_services(*this);
   for (auto& service : services_) builder.RegisterService(service.get());
+  builder.experimental().SetInterceptorCreators(make_status_interceptors());
   server_ = builder.BuildAndStart();
   if (!server_ || bound_port == 0) {
     return base::Status::unavailable("cannot listen on " + config_.listen +
@@ -1053,6 +1054,14 @@ void Node::admin(AdminOp op, NodeId id, std::string address,
       case AdminOp::kAddLearner: {
         if (!is_leader_) return not_leader();
         if (auto s = check_host_port(address, "member address"); !s.is_ok()) return then(s, "");
+        // Refuse a change the core would refuse before recording the address: an AddMember
+        // naming a current member would otherwise point every node's directory entry for that
+        // member at the new address, cutting it off from the cluster.
+        if (auto next = consensus::apply_membership_change(
+                raft_->membership(), {consensus::MembershipChangeType::kAddLearner, id});
+            !next.is_ok()) {
+          return then(next.status(), "");
+        }
         // The leader needs the address at once (it replicates to the learner as soon as the
         // change is appended); the others learn it from the log before the change.
         v1::EntryPayload payload;

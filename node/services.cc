@@ -1,6 +1,9 @@
 #include "node/services.h"
 
+#include <google/protobuf/descriptor.h>
 #include <spdlog/spdlog.h>
+
+#include <limits>
 
 #include "ledger/audit.h"
 #include "ledger/checkpoint.h"
@@ -61,6 +64,20 @@ Status authorize_subject(const Caller& caller, const v1::Subject& subject) {
 Status check_subject_arg(const v1::Subject& subject) {
   if (auto bad = ledger::check_subject(subject)) {
     return Status(StatusCode::INVALID_ARGUMENT, bad->message);
+  }
+  return Status::OK;
+}
+
+// The time and consistency of a read. A negative as_of would silently answer "nothing was ever
+// recorded", and an unknown consistency must not quietly mean one of the two.
+Status check_read_args(int64_t as_of_ms, int consistency) {
+  if (as_of_ms < 0) {
+    return Status(StatusCode::INVALID_ARGUMENT, "as_of_ms is " + std::to_string(as_of_ms) +
+                                                    "; give a time since the epoch, or 0 for now");
+  }
+  if (!v1::Consistency_IsValid(consistency)) {
+    return Status(StatusCode::INVALID_ARGUMENT, "consistency " + std::to_string(consistency) +
+                                                    " is neither LOCAL (0) nor LINEARIZABLE (1)");
   }
   return Status::OK;
 }
@@ -283,7 +300,8 @@ class QueryServiceImpl final : public v1::QueryService::CallbackService {
     auto* reactor = context->DefaultReactor();
     const auto started = std::chrono::steady_clock::now();
     const Caller caller = node_.caller_of(*context);
-    const Status s = admit_subject(caller, request->subject());
+    Status s = check_read_args(request->as_of_ms(), request->consistency());
+    if (s.ok()) s = admit_subject(caller, request->subject());
     if (!s.ok()) {
       reactor->Finish(s);
       return reactor;
@@ -327,6 +345,10 @@ class QueryServiceImpl final : public v1::QueryService::CallbackService {
                                  std::to_string(request->subjects_size())));
       return reactor;
     }
+    if (Status s = check_read_args(request->as_of_ms(), request->consistency()); !s.ok()) {
+      reactor->Finish(s);
+      return reactor;
+    }
     for (int i = 0; i < request->subjects_size(); ++i) {
       const Status s = admit_subject(caller, request->subjects(i));
       if (!s.ok()) {
@@ -368,8 +390,17 @@ class QueryServiceImpl final : public v1::QueryService::CallbackService {
                                     v1::BlacklistResponse* response) override {
     auto* reactor = context->DefaultReactor();
     const Caller caller = node_.caller_of(*context);
-    if (request->sector() == v1::SECTOR_UNSPECIFIED || !v1::Sector_IsValid(request->sector())) {
+    if (request->sector() == v1::SECTOR_UNSPECIFIED) {
       reactor->Finish(Status(StatusCode::INVALID_ARGUMENT, "name a sector"));
+      return reactor;
+    }
+    if (!v1::Sector_IsValid(request->sector())) {
+      reactor->Finish(Status(StatusCode::INVALID_ARGUMENT,
+                             "sector " + std::to_string(request->sector()) + " is unknown"));
+      return reactor;
+    }
+    if (Status s = check_read_args(request->as_of_ms(), v1::LOCAL); !s.ok()) {
+      reactor->Finish(s);
       return reactor;
     }
     const uint32_t size = request->page_size() == 0 ? 100 : request->page_size();
@@ -711,6 +742,11 @@ class AuditServiceImpl final : public v1::AuditService::CallbackService {
       return reactor;
     }
     const uint32_t limit = request->limit() == 0 ? 100 : std::min(request->limit(), 1000u);
+    // Nothing comes after the last sequence number (and after + 1 would wrap to the start).
+    if (request->after_sequence() == std::numeric_limits<uint64_t>::max()) {
+      reactor->Finish(Status::OK);
+      return reactor;
+    }
     auto records = node_.access_log(request->after_sequence(), limit);
     if (!records.is_ok()) {
       reactor->Finish(to_grpc(records.status()));
@@ -851,11 +887,16 @@ class RaftStreamReactor final : public grpc::ServerReadReactor<v1::RaftBatch> {
     if (!ok) return Finish(Status::OK);
     std::vector<consensus::Message> messages;
     messages.reserve(batch_.messages_size());
-    for (const v1::RaftMessage& m : batch_.messages()) {
-      auto decoded = decode_message(m);
+    for (int i = 0; i < batch_.messages_size(); ++i) {
+      auto decoded = decode_message(batch_.messages(i));
       if (!decoded.is_ok()) {
-        spdlog::warn("dropping malformed raft message: {}", decoded.status().message());
-        continue;
+        // Peers run the same code: a message it cannot decode means the sender is not a
+        // well-behaved peer, so the stream ends and says why instead of dropping silently.
+        spdlog::warn("refusing a raft stream with a malformed message: {}",
+                     decoded.status().message());
+        return Finish(Status(StatusCode::INVALID_ARGUMENT,
+                             "raft message " + std::to_string(i) + " of the batch: " +
+                                 decoded.status().message()));
       }
       messages.push_back(std::move(decoded).value());
     }
@@ -881,8 +922,24 @@ class PeerServiceImpl final : public v1::PeerService::CallbackService {
   ServerUnaryReactor* CatchUp(CallbackServerContext* context, const v1::CatchUpRequest* request,
                               v1::CatchUpResponse* response) override {
     auto* reactor = context->DefaultReactor();
-    if (node_.caller_of(*context).role != Role::kNode) {
+    const Caller caller = node_.caller_of(*context);
+    if (caller.role != Role::kNode) {
       reactor->Finish(Status(StatusCode::PERMISSION_DENIED, "catch-up needs a node certificate"));
+      return reactor;
+    }
+    // The leader asks for itself (start_catch_up names its own id): a node may not send this
+    // one to sync from a third node, nor from itself.
+    if (caller.name != std::to_string(request->leader_id()) ||
+        request->leader_id() == node_.config().node_id) {
+      reactor->Finish(Status(StatusCode::INVALID_ARGUMENT,
+                             "leader_id " + std::to_string(request->leader_id()) +
+                                 " must be the asking node (" + caller.to_string() +
+                                 ") and not this one"));
+      return reactor;
+    }
+    if (request->index() == 0 || request->term() == 0) {
+      reactor->Finish(Status(StatusCode::INVALID_ARGUMENT,
+                             "a catch-up names the leader's compaction point (index and term > 0)"));
       return reactor;
     }
     node_.catch_up(*request, [reactor, response](v1::CatchUpResponse r) {
@@ -913,7 +970,94 @@ class PeerServiceImpl final : public v1::PeerService::CallbackService {
   Node& node_;
 };
 
+// ---------------------------------------------------------------------------------------------
+
+// See make_status_interceptors() in services.h. One per call; gRPC runs it on the call's thread.
+class StatusInterceptor final : public grpc::experimental::Interceptor {
+ public:
+  explicit StatusInterceptor(const grpc::experimental::ServerRpcInfo& info)
+      : method_(info.method() ? info.method() : "") {}
+
+  void Intercept(grpc::experimental::InterceptorBatchMethods* methods) override {
+    using grpc::experimental::InterceptionHookPoints;
+    // A request that arrived but did not parse reaches the interceptors as no message. (So does
+    // the end of a client stream; the status check below tells the two apart.)
+    if (methods->QueryInterceptionHookPoint(InterceptionHookPoints::POST_RECV_MESSAGE) &&
+        methods->GetRecvMessage() == nullptr) {
+      unparsed_ = true;
+    }
+    if (methods->QueryInterceptionHookPoint(InterceptionHookPoints::PRE_SEND_STATUS)) {
+      const Status status = methods->GetSendStatus();
+      if (unparsed_request(status)) {
+        methods->ModifySendStatus(Status(
+            StatusCode::INVALID_ARGUMENT,
+            "the request to " + method_ + " is not a valid " + request_type() +
+                " message (its bytes do not parse as protobuf)"));
+      } else if (status.error_message().size() > kStatusMessageBytesMax) {
+        const std::string& message = status.error_message();
+        methods->ModifySendStatus(
+            Status(status.error_code(),
+                   message.substr(0, kStatusMessageBytesMax) + "... (" +
+                       std::to_string(message.size() - kStatusMessageBytesMax) + " bytes cut)",
+                   status.error_details()));
+      }
+    }
+    methods->Proceed();
+  }
+
+ private:
+  // gRPC answers a request that does not parse with UNIMPLEMENTED (callback handlers) or
+  // INTERNAL (synchronous ones) and no message; its health service parses by itself and
+  // answers INTERNAL (Watch) or INVALID_ARGUMENT (Check) "could not parse request". Our handlers
+  // never answer UNIMPLEMENTED, and their INTERNAL answers always say what failed.
+  bool unparsed_request(const Status& status) const {
+    if (status.error_message() == "could not parse request") {
+      return status.error_code() == StatusCode::INTERNAL ||
+             status.error_code() == StatusCode::INVALID_ARGUMENT;
+    }
+    if (!status.error_message().empty()) return false;
+    if (status.error_code() == StatusCode::UNIMPLEMENTED) return unparsed_ || method_known();
+    return status.error_code() == StatusCode::INTERNAL && unparsed_;
+  }
+
+  // "/credledger.v1.QueryService/GetEvent" -> its descriptor, if it is one of ours.
+  const google::protobuf::MethodDescriptor* descriptor() const {
+    const size_t slash = method_.rfind('/');
+    if (method_.empty() || method_[0] != '/' || slash == 0 || slash == std::string::npos) {
+      return nullptr;
+    }
+    const std::string full_name =
+        method_.substr(1, slash - 1) + "." + method_.substr(slash + 1);
+    return google::protobuf::DescriptorPool::generated_pool()->FindMethodByName(full_name);
+  }
+  bool method_known() const { return descriptor() != nullptr; }
+  std::string request_type() const {
+    if (method_.rfind("/grpc.health.v1.Health/", 0) == 0) return "grpc.health.v1.HealthCheckRequest";
+    const auto* method = descriptor();
+    return method ? method->input_type()->full_name() : std::string("request");
+  }
+
+  std::string method_;
+  bool unparsed_ = false;
+};
+
+class StatusInterceptorFactory final
+    : public grpc::experimental::ServerInterceptorFactoryInterface {
+ public:
+  grpc::experimental::Interceptor* CreateServerInterceptor(
+      grpc::experimental::ServerRpcInfo* info) override {
+    return new StatusInterceptor(*info);
+  }
+};
+
 }  // namespace
+
+std::vector<std::unique_ptr<grpc::experimental::ServerInterceptorFactoryInterface>>
+make_status_interceptors() {
+  std::vector<std::unique_ptr<grpc::experimental::ServerInterceptorFactoryInterface>> out;
+  out.push_back(std::make_unique<StatusInterceptorFactory>());
+  return out;
+}
 
 std::vector<std::unique_ptr<grpc::Service>> make_services(Node& node) {
   std::vector<std::unique_ptr<grpc::Service>> out;
