@@ -9,6 +9,7 @@
 #                fdatasync/s of 4 KiB appends in the state directory (credbench limits);
 #   2. credledger, 3 nodes over mutual TLS (deploy/local-cluster.sh), fsync on, every node
 #                verifying every signature: Submit of pre-signed ~300-byte events with 64 and 256
+#                clients (one event per call, like an etcd put) and in calls of 100 events from 16
 #                clients, LOCAL and LINEARIZABLE status queries at 256 clients, CheckSubjects
 #                with 1,000 subjects per call; then filled to 1,000,000 events: peak RSS of each
 #                node, restart of one node to serving queries, and `credaudit verify` of an
@@ -45,9 +46,11 @@ case "${1:-}" in
 esac
 
 if [ $mode = full ]; then
-  limit_seconds=3 query_seconds=10 events_64=100000 events_256=200000 total_events=1000000
+  limit_seconds=3 query_seconds=10 events_64=100000 events_256=200000 events_batched=200000
+  total_events=1000000
 else
-  limit_seconds=1 query_seconds=3 events_64=10000 events_256=20000 total_events=50000
+  limit_seconds=1 query_seconds=3 events_64=10000 events_256=20000 events_batched=20000
+  total_events=60000
 fi
 readonly clients_low=64 clients_high=256 subjects=10000 value_bytes=300
 
@@ -131,15 +134,17 @@ bench_as() {
   shift
   "$credbench" "$@" -o json --endpoints "$endpoints" --subjects $subjects $(tls "$who")
 }
-submit() { # submit NAME CLIENTS EVENTS
-  bench_as agency-samr submit --key "$cluster/keys/samr.key" --clients "$2" --events "$3" |
-    result "$1"
+submit() { # submit NAME CLIENTS EVENTS [EVENTS_PER_CALL]
+  bench_as agency-samr submit --key "$cluster/keys/samr.key" --clients "$2" --events "$3" \
+    --batch "${4:-1}" | result "$1"
 }
 
 say "   submit, $clients_low clients, $events_64 events"
 submit submit_64 $clients_low $events_64
 say "   submit, $clients_high clients, $events_256 events"
 submit submit_256 $clients_high $events_256
+say "   submit in calls of 100 events (an agency's batch upload), 16 clients, $events_batched events"
+submit submit_batched 16 $events_batched 100
 say "   status queries, $clients_high clients, ${query_seconds}s each"
 bench_as relying-bank query --clients $clients_high --seconds $query_seconds | result query_local
 bench_as relying-bank query --clients $clients_high --seconds $query_seconds --linearizable |
@@ -148,10 +153,10 @@ say "   CheckSubjects, 1,000 subjects per call, 8 clients"
 bench_as relying-bank check --clients 8 --seconds $query_seconds --subjects-per-call 1000 |
   result check_local
 
-filled=$((events_64 + events_256))
+filled=$((events_64 + events_256 + events_batched))
 if [ $filled -lt $total_events ]; then
-  say "   filling the ledger to $total_events events ($((total_events - filled)) more, $clients_high clients)"
-  submit fill $clients_high $((total_events - filled))
+  say "   filling the ledger to $total_events events ($((total_events - filled)) more, 16 clients x 100 per call)"
+  submit fill 16 $((total_events - filled)) 100
 fi
 
 node_pid() { cat "$cluster/node-$1/credd.pid"; }
@@ -252,7 +257,7 @@ ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", (b > 0 ? a / b : 0) }'
 verdict() { awk -v r="$1" -v t="$2" 'BEGIN { print (r + 0 >= t + 0 ? "met" : "MISSED") }'; }
 ms() { awk -v us="$1" 'BEGIN { printf "%.1f", us / 1000 }'; }
 int() { awk -v x="$1" 'BEGIN { printf "%.0f", x }'; }
-row() { printf '| %-44s | %12s | %9s | %9s | %9s |\n' "$@"; }
+row() { printf '| %-56s | %12s | %9s | %9s | %9s |\n' "$@"; }
 lat_row() { # lat_row LABEL RESULT RATE_FIELD
   row "$1" "$(int "$(get "$2" "$3")")" "$(ms "$(get "$2" .latency_us_p50)")" \
     "$(ms "$(get "$2" .latency_us_p95)")" "$(ms "$(get "$2" .latency_us_p99)")"
@@ -278,10 +283,11 @@ max_rss=$(printf '%s\n' "${rss[@]}" | sort -n | tail -n 1)
     "fdatasync of 4 KiB appends $(int "$(get limits .fdatasync_per_s)")/s"
   echo
   row "measurement" "per second" "p50 ms" "p95 ms" "p99 ms"
-  row "--------------------------------------------" "-----------:" "-------:" "-------:" "-------:"
+  row "--------------------------------------------------------" "-----------:" "-------:" "-------:" "-------:"
   lat_row "credledger submit, $clients_low clients (events)" submit_64 .events_per_s
   lat_row "credledger submit, $clients_high clients (events)" submit_256 .events_per_s
-  [ -f "$out/results/fill.json" ] && lat_row "credledger submit, fill to $total_events (events)" fill .events_per_s
+  lat_row "credledger submit, 16 clients x 100 per call (events)" submit_batched .events_per_s
+  [ -f "$out/results/fill.json" ] && lat_row "credledger submit, fill to $total_events, x100 (events)" fill .events_per_s
   lat_row "credledger status LOCAL, $clients_high clients" query_local .queries_per_s
   lat_row "credledger status LINEARIZABLE, $clients_high clients" query_linearizable .queries_per_s
   lat_row "credledger CheckSubjects x1000, 8 clients (subjects)" check_local .subjects_per_s
@@ -300,6 +306,8 @@ max_rss=$(printf '%s\n' "${rss[@]}" | sort -n | tail -n 1)
   target "events/s ÷ etcd puts/s, $clients_high clients" "$(ratio "$ev256" "$put256")" 1.0
   target "events/s ÷ (all-core verify/s ÷ 3), $clients_high clients" \
     "$(ratio "$ev256" "$(awk -v v="$verify_all" 'BEGIN { print v / 3 }')")" 0.9
+  target "the same, calls of 100 events" \
+    "$(ratio "$(get submit_batched .events_per_s)" "$(awk -v v="$verify_all" 'BEGIN { print v / 3 }')")" 0.9
   target "etcd put p99 ÷ submit p99, $clients_low clients" "$(ratio "$p99_etcd" "$p99_ours")" 1.0
   target "LOCAL status/s ÷ etcd serializable range/s" "$(ratio "$local_q" "$ser_r")" 3.0
   target "LINEARIZABLE status/s ÷ etcd linearizable range/s" "$(ratio "$lin_q" "$lin_r")" 2.0
