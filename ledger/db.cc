@@ -30,6 +30,10 @@ base::Result<std::unique_ptr<Database>> Database::open(const std::string& path,
   // A torn record at the end of the WAL is a crash mid-write: drop it. Damage anywhere else
   // fails the open instead of quietly dropping synced, acknowledged writes after it.
   db_options.wal_recovery_mode = rocksdb::WALRecoveryMode::kTolerateCorruptedTailRecords;
+  // Bounds what an open must replay after a crash: past this much live WAL, RocksDB flushes the
+  // column families that pin the oldest log. (A node with a million events restarted in 4 s,
+  // nearly all of it replaying ~1 GB of WAL into memtables.)
+  db_options.max_total_wal_size = 256ull << 20;
 
   rocksdb::BlockBasedTableOptions table;
   table.block_cache = rocksdb::NewLRUCache(options.block_cache_bytes);
@@ -60,6 +64,13 @@ base::Result<std::unique_ptr<Database>> Database::open(const std::string& path,
 
 Database::~Database() {
   if (!db_) return;
+  // A clean close leaves nothing in the WAL to replay, so the next open is quick. Failure only
+  // costs that replay.
+  std::vector<rocksdb::ColumnFamilyHandle*> all;
+  for (auto& [name, handle] : handles_) all.push_back(handle);
+  rocksdb::FlushOptions flush;
+  flush.wait = true;
+  (void)db_->Flush(flush, all);
   for (auto& [name, handle] : handles_) {
     (void)db_->DestroyColumnFamilyHandle(handle);
   }
