@@ -10,6 +10,7 @@
 #include <iostream>
 #include <thread>
 
+#include "base/absl_runtime.h"
 #include "ledger/crypto.h"
 #include "node/config.h"
 #include "node/node.h"
@@ -62,6 +63,7 @@ void configure_logging(const node::NodeConfig& config) {
 }  // namespace
 
 int main(int argc, char** argv) {
+  base::disable_absl_deadlock_detection();
   CLI::App app{"credd: a credledger agency node"};
   std::string config_path;
   app.add_option("-c,--config", config_path, "node configuration (TOML)")->required();

@@ -35,6 +35,7 @@
 #include <random>
 #include <thread>
 
+#include "base/absl_runtime.h"
 #include "ledger/consortium.h"
 #include "ledger/crypto.h"
 #include "ledger/event.h"
@@ -491,6 +492,7 @@ int run_limits(const Options& o) {
 }  // namespace
 
 int main(int argc, char** argv) {
+  base::disable_absl_deadlock_detection();
   ledger::crypto_init();
   CLI::App app{"credbench: load generator for credledger (and etcd, to compare)"};
   app.require_subcommand(1);
