@@ -2,8 +2,14 @@
 # Builds credledger once and runs every test with ctest in parallel.
 #   tests/run.sh                 all tests (unit, sim, integration, fuzz labels)
 #   tests/run.sh -L unit         only tests with that ctest label (any ctest arguments pass through)
-# Environment: BUILD_DIR (default build), BUILD_TYPE (default RelWithDebInfo),
-#              SANITIZE=1 for an ASan+UBSan build (in its own build directory).
+#   SANITIZE=address tests/run.sh
+#                                the same under AddressSanitizer + UndefinedBehaviorSanitizer, in
+#                                build-asan (the integration tests then run the ASan-built credd)
+#   SANITIZE=thread tests/run.sh -L integration
+#                                the threaded node tests under ThreadSanitizer, in build-tsan
+#                                (suppressions with their reasons: tests/sanitizers/tsan.supp)
+# Environment: BUILD_DIR (default build, build-asan or build-tsan), BUILD_TYPE (default
+#              RelWithDebInfo).
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
@@ -11,12 +17,27 @@ cd "$root"
 deploy/install-deps.sh
 
 build_type=${BUILD_TYPE:-RelWithDebInfo}
-sanitize=OFF
+sanitize=
 build_dir=${BUILD_DIR:-build}
-if [ "${SANITIZE:-0}" = "1" ]; then
-  sanitize=ON
-  build_dir=${BUILD_DIR:-build-asan}
-fi
+case "${SANITIZE:-}" in
+  "" | 0) ;;
+  1 | address)
+    sanitize=address
+    build_dir=${BUILD_DIR:-build-asan}
+    ;;
+  thread)
+    sanitize=thread
+    build_dir=${BUILD_DIR:-build-tsan}
+    ;;
+  *)
+    echo "tests/run.sh: SANITIZE must be address or thread, not '$SANITIZE'" >&2
+    exit 2
+    ;;
+esac
+# A report fails the test that caused it; child processes (credd) inherit these.
+export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=1}
+export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
+export TSAN_OPTIONS=${TSAN_OPTIONS:-halt_on_error=1:second_deadlock_stack=1:suppressions=$root/tests/sanitizers/tsan.supp}
 
 cmake -S . -B "$build_dir" -G Ninja -DCMAKE_BUILD_TYPE="$build_type" \
   -DCREDLEDGER_SANITIZE="$sanitize" >/dev/null
