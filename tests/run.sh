@@ -3,7 +3,12 @@
 #   tests/run.sh                 all tests (unit, sim, integration, fuzz labels)
 #   tests/run.sh -L unit         only tests with that ctest label (any ctest arguments pass through)
 # Environment: BUILD_DIR (default build), BUILD_TYPE (default RelWithDebInfo),
-#              SANITIZE=1 for an ASan+UBSan build (in its own build directory).
+#              SANITIZE=1 for an ASan+UBSan build (in its own build directory),
+#              FUZZ_SECONDS: after ctest, tests/fuzz/run.sh builds the libFuzzer targets with
+#              clang (build-fuzz) and runs each this many seconds (default 20: about 5 minutes
+#              with its build on 2 cores); 0 skips it. When ctest arguments are given (e.g.
+#              -L unit) the fuzz step runs only if FUZZ_SECONDS is set explicitly.
+#              The ordinary build always replays the fuzz corpora and regressions (label fuzz).
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
@@ -25,3 +30,9 @@ cmake --build "$build_dir" -j "$(nproc)"
 jobs=$(nproc)
 cd "$build_dir"
 ctest --output-on-failure --timeout 900 -j "$jobs" "$@"
+cd "$root"
+
+if [ $# -gt 0 ] && [ -z "${FUZZ_SECONDS:-}" ]; then exit 0; fi
+if [ "${FUZZ_SECONDS:-20}" != "0" ]; then
+  FUZZ_SECONDS=${FUZZ_SECONDS:-20} tests/fuzz/run.sh
+fi
