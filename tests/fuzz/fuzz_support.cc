@@ -13,6 +13,8 @@
 #include <set>
 #include <sstream>
 
+#include <google/protobuf/stubs/logging.h>
+
 #include "ledger/event.h"
 #include "ledger/uscc.h"
 #include "ledger/validation.h"
@@ -56,6 +58,14 @@ std::string_view default_basis(std::string_view issuer) {
   if (issuer == "court") return "SPC-2017-defaulter";
   return "APL-2021-art28";
 }
+
+// Fuzzed protobuf strings are often invalid UTF-8, which protobuf logs on every parse; the
+// parse result is what the targets check, and the log only slows the fuzzers down.
+const bool quiet_protobuf = [] {
+  google::protobuf::SetLogHandler([](google::protobuf::LogLevel, const char*, int,
+                                     const std::string&) {});
+  return true;
+}();
 
 // Scratch directories still present, removed at exit (libFuzzer ends with exit()).
 std::mutex dirs_mu;
