@@ -3,14 +3,18 @@
 // payload parsing, the static rules with the signature unchecked (real Ed25519 verification
 // against the test consortium), the same rules once more with the payload re-signed by the key
 // it names (so the rules behind the signature check are reached), and the stateful rules against
-// the view of a scratch ledger holding seed_events().
+// the view of a scratch ledger holding seed_events(); an event that passes is then scored as
+// a status query would score it.
 //
 // Oracles: bad input is a rejection, never a crash; a rejected event always says why; an event
 // that passes with an unchecked signature must carry a signature that verifies; re-signing a
 // payload with the named key never changes what the non-signature rules decide.
+#include <limits>
 #include <string>
+#include <vector>
 
 #include "ledger/event.h"
+#include "ledger/scoring.h"
 #include "ledger/validation.h"
 #include "tests/fuzz/fuzz_support.h"
 
@@ -96,6 +100,17 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
         if (rejection) {
           FUZZ_CHECK(!rejection->message.empty(), "a stateful rejection says why");
         }
+      }
+      // Once accepted, the event is scored whenever its subject is queried, at any instant a
+      // client names (as_of_ms is the client's).
+      const std::vector<fuzz::v1::ViewEntry> entries = {fuzz::entry_of(valid.event, 0)};
+      const auto& rules = consortium->config().scoring();
+      for (int64_t as_of : {valid.event.effective_at_ms(), valid.event.expires_at_ms(),
+                            fuzz::kT0, std::numeric_limits<int64_t>::max()}) {
+        const auto status =
+            ledger::evaluate_subject(*consortium, valid.event.subject(), entries, as_of);
+        FUZZ_CHECK(status.score() >= rules.score_min() && status.score() <= rules.score_max(),
+                   "a score stays within [score_min, score_max]");
       }
     }
   }

@@ -207,6 +207,27 @@ v1::SignedEvent sign(const v1::CreditEvent& event) {
   return ledger::sign_event(event, key_id_of(agency), keys_of(agency).secret_key);
 }
 
+v1::ViewEntry entry_of(const v1::CreditEvent& e, uint64_t sequence) {
+  v1::ViewEntry v;
+  v.set_sequence(sequence);
+  v.set_height(1);
+  v.set_event_id(e.event_id());
+  v.set_issuer(e.issuer());
+  v.set_kind(e.kind());
+  v.set_sector(e.sector());
+  v.set_severity(e.severity());
+  *v.mutable_legal_basis() = e.legal_basis();
+  v.set_effective_at_ms(e.effective_at_ms());
+  v.set_expires_at_ms(e.expires_at_ms());
+  v.set_refers_to(e.refers_to());
+  v.set_summary(e.summary());
+  v.set_rating(e.rating());
+  v.set_ruling(e.ruling());
+  v.set_recorded_at_ms(kSeedBlockTimeMs);
+  *v.mutable_subject() = e.subject();
+  return v;
+}
+
 std::vector<v1::SignedEvent> seed_events() {
   const int64_t t = kT0 + kDayMs / 2;
   return {

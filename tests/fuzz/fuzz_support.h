@@ -60,6 +60,9 @@ v1::CreditEvent make_event(std::string_view event_id, std::string_view issuer,
 // Signs with the issuer's key (unknown issuers: samr's).
 v1::SignedEvent sign(const v1::CreditEvent& event);
 
+// The view entry an accepted event becomes (no later events acting on it), recorded in block 1.
+v1::ViewEntry entry_of(const v1::CreditEvent& event, uint64_t sequence);
+
 // The events every scratch ledger starts with, in block 1 at kSeedBlockTimeMs, all valid: ids
 // "seed-1".."seed-5" (samr penalty and blacklist entry on enterprise(1), sta penalty on
 // enterprise(2), court blacklist entry on individual("110101199001011234"), samr rating on

@@ -18,25 +18,6 @@ namespace {
 
 namespace v1 = credledger::v1;
 
-v1::ViewEntry entry_of(const v1::CreditEvent& e, uint64_t sequence) {
-  v1::ViewEntry v;
-  v.set_sequence(sequence);
-  v.set_height(1);
-  v.set_event_id(e.event_id());
-  v.set_issuer(e.issuer());
-  v.set_kind(e.kind());
-  v.set_sector(e.sector());
-  v.set_severity(e.severity());
-  *v.mutable_legal_basis() = e.legal_basis();
-  v.set_effective_at_ms(e.effective_at_ms());
-  v.set_expires_at_ms(e.expires_at_ms());
-  v.set_summary(e.summary());
-  v.set_rating(e.rating());
-  v.set_recorded_at_ms(fuzz::kSeedBlockTimeMs);
-  *v.mutable_subject() = e.subject();
-  return v;
-}
-
 struct Samples {
   std::vector<v1::SignedEvent> events;
   std::vector<v1::ViewEntry> entries;  // of enterprise(1), in sequence order
@@ -50,7 +31,7 @@ const Samples& samples() {
     uint64_t sequence = 0;
     auto add = [&](v1::CreditEvent e) {
       out->events.push_back(fuzz::sign(e));
-      out->entries.push_back(entry_of(e, sequence++));
+      out->entries.push_back(fuzz::entry_of(e, sequence++));
     };
     for (v1::Severity severity : {v1::MINOR, v1::MODERATE, v1::SERIOUS, v1::VERY_SERIOUS}) {
       v1::CreditEvent e = fuzz::make_event("p" + std::to_string(severity), "samr", subject,

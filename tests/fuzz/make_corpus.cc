@@ -8,6 +8,7 @@
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
+#include <limits>
 #include <string>
 #include <vector>
 
@@ -118,6 +119,9 @@ std::vector<std::pair<std::string, v1::SignedEvent>> events() {
     e = make_event("ev-x", "samr", e1, v1::COMMENDATION, v1::GENERAL, kT);
     e.set_issued_at_ms(kT + 365 * kDayMs);
     out.push_back({"issued_in_future", sign(e)});
+    e = make_event("ev-x", "samr", e1, v1::COMMENDATION, v1::GENERAL,
+                   std::numeric_limits<int64_t>::max() - 1);
+    out.push_back({"far_future_commendation", sign(e)});
     v1::SignedEvent junk;
     junk.set_payload("not a protobuf \xff\xff");
     junk.set_key_id("samr-k1");
