@@ -91,7 +91,9 @@ base::Result<NodeConfig> parse_config(const std::string& text, const std::string
   };
   auto get_u64 = [&](const toml::node_view<toml::node>& v, const std::string& key, uint64_t& out) {
     if (!v) return;
-    auto i = v.value<int64_t>();
+    // value_exact: value<int64_t>() would also convert a float, and casting one beyond the
+    // int64 range is undefined behaviour inside toml++ (found by tests/fuzz).
+    auto i = v.value_exact<int64_t>();
     if (!i || *i < 0) return fail(key, "must be a non-negative integer");
     out = static_cast<uint64_t>(*i);
   };
