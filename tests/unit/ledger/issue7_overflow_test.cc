@@ -1,10 +1,12 @@
-// Issue #7 (bad input everywhere): integer overflows the fuzzers found in the rules. Times come
+// Issue #7 (bad input everywhere): what the fuzzers found in the rules and the checkpoint
+// reader. First, integer overflows: Times come
 // from events, blocks and client queries, scoring numbers from the genesis; each used to reach
 // signed int64 overflow (undefined behaviour, seen by UBSan in tests/fuzz). These cases pin the
 // answers the rules now give at the edges of the int64 range.
 #include <catch2/catch.hpp>
 #include <limits>
 
+#include "ledger/checkpoint.h"
 #include "ledger/scoring.h"
 #include "ledger/validation.h"
 #include "tests/unit/ledger/fixture.h"
@@ -63,6 +65,31 @@ TEST_CASE("issue 7: a block time near the end of time does not overflow the skew
   auto rejection = ledger::check_event_stateful(*consortium, e, kT0, lookup);
   REQUIRE(rejection.has_value());
   CHECK(rejection->reason == v1::ISSUED_IN_FUTURE);
+}
+
+TEST_CASE("issue 7: a cp.json cosigner with a non-string name is refused, not thrown",
+          "[ledger]") {
+  v1::Checkpoint c;
+  c.set_tree_size(1);
+  c.set_root_hash(std::string(32, 'r'));
+  c.set_height(1);
+  c.set_block_hash(std::string(32, 'b'));
+  c.set_state_root(std::string(32, 's'));
+  c.set_timestamp_ms(kT0);
+  ledger::CosignedCheckpoint cp =
+      ledger::make_checkpoint(ledger::checkpoint_origin("credledger-test"), c);
+  ledger::KeyFile key{std::string(kSamr), key_id_of(kSamr), keys_of(kSamr)};
+  REQUIRE(ledger::cosign(cp, key, 1767225600).is_ok());
+  const std::string json = ledger::checkpoint_to_json(cp);
+  REQUIRE(ledger::checkpoint_from_json(json).is_ok());
+  const std::string name = "\"name\": \"" + key_id_of(kSamr) + "\"";
+  const size_t at = json.find(name);
+  REQUIRE(at != std::string::npos);
+  std::string bad = json;
+  bad.replace(at, name.size(), "\"name\": 5");
+  auto parsed = ledger::checkpoint_from_json(bad);
+  REQUIRE_FALSE(parsed.is_ok());
+  CHECK(parsed.status().code() == base::Code::kInvalidArgument);
 }
 
 }  // namespace
