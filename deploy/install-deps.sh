@@ -11,6 +11,7 @@ packages=(
   catch2 libbenchmark-dev
   libcli11-dev libspdlog-dev libfmt-dev libtomlplusplus-dev nlohmann-json3-dev
   openssl
+  clang libclang-rt-14-dev
 )
 packages+=("$@")
 

@@ -32,6 +32,7 @@ constexpr std::string_view kGenesisDomain = "credledger/genesis/v1";
 base::Result<std::string> header_bytes(const v1::BlockHeader& header);
 base::Result<Hash> block_hash(const v1::BlockHeader& header);
 
+// REQUIRES: every receipt's event_hash is 32 bytes (check receipts read from disk or a peer).
 Hash receipts_hash(const google::protobuf::RepeatedPtrField<v1::Receipt>& receipts);
 Hash next_state_root(const Hash& prev_state_root, uint64_t height, const Hash& receipts_hash);
 Hash genesis_state_root(std::string_view genesis_bytes);

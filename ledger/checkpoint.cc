@@ -525,8 +525,12 @@ base::Result<CosignedCheckpoint> checkpoint_from_json(std::string_view json) {
     for (size_t i = 0; same && i < list.size(); ++i) {
       const NoteSignature& sig = cp.note.signatures[i];
       const auto& s = list[i];
-      same = s.is_object() && s.value("name", "") == sig.name &&
-             s.value("key_id", "") == key_id_hex(sig.key_id);
+      // Not json::value(key, default): it throws when the key holds a non-string.
+      auto text = [&s](const char* key) {
+        auto it = s.find(key);
+        return it != s.end() && it->is_string() ? it->get<std::string>() : std::string();
+      };
+      same = s.is_object() && text("name") == sig.name && text("key_id") == key_id_hex(sig.key_id);
     }
     if (!same) {
       return bad("checkpoint file field \"cosigners\" does not list the note's signature lines");

@@ -159,6 +159,20 @@ base::Status Consortium::index() {
     }
   }
   const v1::ScoringRules& s = cfg.scoring();
+  // Scores are int64 sums of these over a subject's entries: bounding each value keeps every
+  // sum far from overflow (tests/fuzz found INT64_MIN deductions being negated).
+  constexpr int64_t kScoringValueMax = 1000000000;
+  auto out_of_range = [&](int64_t v) { return v < -kScoringValueMax || v > kScoringValueMax; };
+  for (int64_t v : {s.base_score(), s.blacklist_deduction(), s.commendation_bonus(),
+                    s.commendation_bonus_cap(), s.disclosure_bonus(), s.disclosure_bonus_cap(),
+                    s.commitment_bonus(), s.commitment_bonus_cap(), s.grade_a_min(),
+                    s.grade_b_min(), s.grade_c_min(), s.score_min(), s.score_max(),
+                    s.bonus_window_days()}) {
+    if (out_of_range(v)) return bad("scoring values must lie within +-1000000000");
+  }
+  for (const v1::SeverityDeduction& d : s.penalty_deductions()) {
+    if (out_of_range(d.points())) return bad("scoring values must lie within +-1000000000");
+  }
   if (!(s.grade_a_min() > s.grade_b_min() && s.grade_b_min() > s.grade_c_min())) {
     return bad("scoring grade thresholds must satisfy grade_a_min > grade_b_min > grade_c_min");
   }

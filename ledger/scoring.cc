@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <map>
 
+#include "ledger/internal/saturating.h"
+
 namespace ledger {
 namespace {
 
@@ -62,7 +64,9 @@ v1::SubjectStatus evaluate_subject(const Consortium& consortium, const v1::Subje
   };
   auto in_bonus_window = [&](const v1::ViewEntry& e) {
     return rules.bonus_window_days() == 0 ||
-           as_of_ms < e.effective_at_ms() + rules.bonus_window_days() * kMsPerDay;
+           as_of_ms < internal::saturating_add(
+                          e.effective_at_ms(),
+                          internal::saturating_mul(rules.bonus_window_days(), kMsPerDay));
   };
 
   for (const v1::ViewEntry& e : entries) {

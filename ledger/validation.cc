@@ -2,6 +2,7 @@
 
 #include "ledger/crypto.h"
 #include "ledger/event.h"
+#include "ledger/internal/saturating.h"
 #include "ledger/uscc.h"
 
 namespace ledger {
@@ -78,7 +79,7 @@ std::optional<Rejection> check_legal_basis_and_expiry(const Consortium& consorti
   if (e.expires_at_ms() <= e.effective_at_ms()) {
     return reject(v1::EXPIRY_BEFORE_EFFECT, "expiry is not after the effective time");
   }
-  const int64_t max_ms = basis->max_publicity_days() * kMsPerDay;
+  const int64_t max_ms = internal::saturating_mul(basis->max_publicity_days(), kMsPerDay);
   if (e.expires_at_ms() - e.effective_at_ms() > max_ms) {
     return reject(v1::EXPIRY_BEYOND_MAX_PUBLICITY,
                   "expiry is " + std::to_string((e.expires_at_ms() - e.effective_at_ms()) / kMsPerDay) +
@@ -258,9 +259,9 @@ std::optional<Rejection> check_event_stateful(const Consortium& consortium,
     return reject(v1::DUPLICATE_EVENT_ID, "event_id '" + e.event_id() + "' is already on the ledger");
   }
   const int64_t skew = consortium.config().limits().max_clock_skew_ms();
-  if (e.issued_at_ms() > block_timestamp_ms + skew) {
+  if (e.issued_at_ms() > internal::saturating_add(block_timestamp_ms, skew)) {
     return reject(v1::ISSUED_IN_FUTURE,
-                  "issued_at is " + std::to_string(e.issued_at_ms() - block_timestamp_ms) +
+                  "issued_at is " + std::to_string(internal::saturating_sub(e.issued_at_ms(), block_timestamp_ms)) +
                       " ms after the block time; at most " + std::to_string(skew) +
                       " ms of clock skew is allowed");
   }

@@ -1,6 +1,7 @@
 #include "node/config.h"
 
 #include <algorithm>
+#include <charconv>
 #include <fstream>
 #include <sstream>
 #include <toml++/toml.h>
@@ -90,7 +91,9 @@ base::Result<NodeConfig> parse_config(const std::string& text, const std::string
   };
   auto get_u64 = [&](const toml::node_view<toml::node>& v, const std::string& key, uint64_t& out) {
     if (!v) return;
-    auto i = v.value<int64_t>();
+    // value_exact: value<int64_t>() would also convert a float, and casting one beyond the
+    // int64 range is undefined behaviour inside toml++ (found by tests/fuzz).
+    auto i = v.value_exact<int64_t>();
     if (!i || *i < 0) return fail(key, "must be a non-negative integer");
     out = static_cast<uint64_t>(*i);
   };
@@ -121,8 +124,12 @@ base::Result<NodeConfig> parse_config(const std::string& text, const std::string
   if (auto* peers = t["peers"].as_table()) {
     for (const auto& [key, value] : *peers) {
       const std::string k(key.str());
-      if (k.empty() || k.find_first_not_of("0123456789") != std::string::npos) {
-        fail("peers." + k, "must be a numeric node id");
+      uint64_t id = 0;
+      // from_chars, not stoull: a 30-digit key must be a config error, not an exception.
+      const auto [end, ec] = std::from_chars(k.data(), k.data() + k.size(), id);
+      if (k.empty() || k.find_first_not_of("0123456789") != std::string::npos ||
+          ec != std::errc() || end != k.data() + k.size()) {
+        fail("peers." + k, "must be a numeric node id below 2^64");
         continue;
       }
       auto address = value.value<std::string>();
@@ -130,7 +137,7 @@ base::Result<NodeConfig> parse_config(const std::string& text, const std::string
         fail("peers." + k, "must be a \"host:port\" string");
         continue;
       }
-      c.peers[std::stoull(k)] = *address;
+      c.peers[id] = *address;
     }
   } else if (t.contains("peers")) {
     fail("peers", "must be a table of id = \"host:port\"");

@@ -11,6 +11,7 @@
 #include "ledger/merkle.h"
 #include "ledger/validation.h"
 #include "node/node.h"
+#include "node/requests.h"
 
 namespace node {
 namespace {
@@ -34,58 +35,6 @@ Status to_grpc(const base::Status& s) {
     case base::Code::kUnavailable: code = StatusCode::UNAVAILABLE; break;
   }
   return Status(code, s.message());
-}
-
-bool is_individual(const v1::Subject& s) {
-  return s.kind() == v1::INDIVIDUAL || s.kind() == v1::PROFESSIONAL;
-}
-
-Status permission_denied(const Caller& caller, const std::string& what) {
-  return Status(StatusCode::PERMISSION_DENIED,
-                "caller " + caller.to_string() + " may not " + what);
-}
-
-// Who may read about a subject. Data about individuals needs an authorized role (and is
-// access-logged by the caller of this function).
-Status authorize_subject(const Caller& caller, const v1::Subject& subject) {
-  if (!is_individual(subject)) return Status::OK;
-  switch (caller.role) {
-    case Role::kAgency:
-    case Role::kAuditor:
-    case Role::kRelyingParty:
-    case Role::kNode:
-      return Status::OK;
-    default:
-      return permission_denied(caller, "query individuals (needs an agency, auditor or "
-                                       "relying-party certificate)");
-  }
-}
-
-Status check_subject_arg(const v1::Subject& subject) {
-  if (auto bad = ledger::check_subject(subject)) {
-    return Status(StatusCode::INVALID_ARGUMENT, bad->message);
-  }
-  return Status::OK;
-}
-
-// The time and consistency of a read. A negative as_of would silently answer "nothing was ever
-// recorded", and an unknown consistency must not quietly mean one of the two.
-Status check_read_args(int64_t as_of_ms, int consistency) {
-  if (as_of_ms < 0) {
-    return Status(StatusCode::INVALID_ARGUMENT, "as_of_ms is " + std::to_string(as_of_ms) +
-                                                    "; give a time since the epoch, or 0 for now");
-  }
-  if (!v1::Consistency_IsValid(consistency)) {
-    return Status(StatusCode::INVALID_ARGUMENT, "consistency " + std::to_string(consistency) +
-                                                    " is neither LOCAL (0) nor LINEARIZABLE (1)");
-  }
-  return Status::OK;
-}
-
-// A valid subject this caller may read about.
-Status admit_subject(const Caller& caller, const v1::Subject& subject) {
-  Status s = check_subject_arg(subject);
-  return s.ok() ? authorize_subject(caller, subject) : s;
 }
 
 // Public callers see what may be published: active blacklist entries with legal basis and
@@ -172,31 +121,11 @@ class LedgerServiceImpl final : public v1::LedgerService::CallbackService {
                              v1::SubmitResponse* response) override {
     auto* reactor = context->DefaultReactor();
     const Caller caller = node_.caller_of(*context);
-    if (caller.role != Role::kAgency && caller.role != Role::kNode) {
-      reactor->Finish(permission_denied(caller, "submit events (needs an agency certificate)"));
+    const Status s = check_submit(caller, *request, node_.consortium(),
+                                  node_.config().limits.max_events_per_submit);
+    if (!s.ok()) {
+      reactor->Finish(s);
       return reactor;
-    }
-    if (request->events_size() == 0) {
-      reactor->Finish(Status(StatusCode::INVALID_ARGUMENT, "no events in the request"));
-      return reactor;
-    }
-    if (static_cast<uint64_t>(request->events_size()) > node_.config().limits.max_events_per_submit) {
-      reactor->Finish(Status(StatusCode::RESOURCE_EXHAUSTED,
-                             "at most " + std::to_string(node_.config().limits.max_events_per_submit) +
-                                 " events per Submit; got " + std::to_string(request->events_size())));
-      return reactor;
-    }
-    // An agency submits only what its own keys signed (the signature is checked later).
-    if (caller.role == Role::kAgency) {
-      for (int i = 0; i < request->events_size(); ++i) {
-        const auto* key = node_.consortium().find_key(request->events(i).key_id());
-        if (key != nullptr && key->agency->id() != caller.name) {
-          reactor->Finish(permission_denied(
-              caller, "submit event " + std::to_string(i) + " signed with a key of agency '" +
-                          key->agency->id() + "'"));
-          return reactor;
-        }
-      }
     }
     auto call = std::make_shared<SubmitCall>();
     call->caller = caller;
@@ -338,24 +267,15 @@ class QueryServiceImpl final : public v1::QueryService::CallbackService {
                                     v1::CheckResponse* response) override {
     auto* reactor = context->DefaultReactor();
     const Caller caller = node_.caller_of(*context);
-    const uint64_t max = node_.config().limits.max_subjects_per_check;
-    if (request->subjects_size() == 0 || static_cast<uint64_t>(request->subjects_size()) > max) {
-      reactor->Finish(Status(StatusCode::INVALID_ARGUMENT,
-                             "CheckSubjects takes 1 to " + std::to_string(max) + " subjects; got " +
-                                 std::to_string(request->subjects_size())));
+    const Status s =
+        check_subjects(caller, *request, node_.config().limits.max_subjects_per_check);
+    if (!s.ok()) {
+      reactor->Finish(s);
       return reactor;
     }
     if (Status s = check_read_args(request->as_of_ms(), request->consistency()); !s.ok()) {
       reactor->Finish(s);
       return reactor;
-    }
-    for (int i = 0; i < request->subjects_size(); ++i) {
-      const Status s = admit_subject(caller, request->subjects(i));
-      if (!s.ok()) {
-        reactor->Finish(Status(s.error_code(), "subject " + std::to_string(i) + ": " +
-                                                   s.error_message()));
-        return reactor;
-      }
     }
     for (const auto& subject : request->subjects()) {
       node_.record_access(caller, "CheckSubjects", subject);
@@ -390,22 +310,10 @@ class QueryServiceImpl final : public v1::QueryService::CallbackService {
                                     v1::BlacklistResponse* response) override {
     auto* reactor = context->DefaultReactor();
     const Caller caller = node_.caller_of(*context);
-    if (request->sector() == v1::SECTOR_UNSPECIFIED) {
-      reactor->Finish(Status(StatusCode::INVALID_ARGUMENT, "name a sector"));
-      return reactor;
-    }
-    if (!v1::Sector_IsValid(request->sector())) {
-      reactor->Finish(Status(StatusCode::INVALID_ARGUMENT,
-                             "sector " + std::to_string(request->sector()) + " is unknown"));
-      return reactor;
-    }
-    if (Status s = check_read_args(request->as_of_ms(), v1::LOCAL); !s.ok()) {
+    uint32_t size = 0;
+    const Status s = check_blacklist(*request, &size);
+    if (!s.ok()) {
       reactor->Finish(s);
-      return reactor;
-    }
-    const uint32_t size = request->page_size() == 0 ? 100 : request->page_size();
-    if (size > 1000) {
-      reactor->Finish(Status(StatusCode::INVALID_ARGUMENT, "page_size is at most 1000"));
       return reactor;
     }
     const int64_t as_of = request->as_of_ms() ? request->as_of_ms() : Node::now_ms();
@@ -432,18 +340,13 @@ class QueryServiceImpl final : public v1::QueryService::CallbackService {
                                  v1::HistoryResponse* response) override {
     auto* reactor = context->DefaultReactor();
     const Caller caller = node_.caller_of(*context);
-    if (caller.role == Role::kPublic) {
-      reactor->Finish(permission_denied(caller, "read histories (public callers see status and "
-                                                "blacklists)"));
-      return reactor;
-    }
-    const Status s = admit_subject(caller, request->subject());
+    uint32_t size = 0;
+    const Status s = check_history(caller, *request, &size);
     if (!s.ok()) {
       reactor->Finish(s);
       return reactor;
     }
     node_.record_access(caller, "GetHistory", request->subject());
-    const uint32_t size = request->page_size() == 0 ? 100 : std::min(request->page_size(), 1000u);
     auto page = node_.ledger().history(request->subject(), request->page_token(), size);
     if (!page.is_ok()) {
       reactor->Finish(to_grpc(page.status()));
@@ -459,13 +362,9 @@ class QueryServiceImpl final : public v1::QueryService::CallbackService {
                                v1::EventResponse* response) override {
     auto* reactor = context->DefaultReactor();
     const Caller caller = node_.caller_of(*context);
-    if (caller.role == Role::kPublic) {
-      reactor->Finish(permission_denied(caller, "read events (public callers see status and "
-                                                "blacklists)"));
-      return reactor;
-    }
-    if (request->event_id().empty()) {
-      reactor->Finish(Status(StatusCode::INVALID_ARGUMENT, "event_id is empty"));
+    const Status s = check_get_event(caller, *request);
+    if (!s.ok()) {
+      reactor->Finish(s);
       return reactor;
     }
     auto record = node_.ledger().event(request->event_id());
@@ -546,18 +445,8 @@ class AuditServiceImpl final : public v1::AuditService::CallbackService {
   grpc::ServerWriteReactor<v1::Block>* GetBlocks(CallbackServerContext* context,
                                                  const v1::GetBlocksRequest* request) override {
     const Caller caller = node_.caller_of(*context);
-    const uint64_t head = node_.ledger().head().height();
-    const uint64_t to = request->to_height() == 0 ? head : request->to_height();
-    Status s = Status::OK;
-    if (caller.role == Role::kPublic || caller.role == Role::kRelyingParty) {
-      s = permission_denied(caller, "read blocks (needs an auditor, agency, operator or node "
-                                    "certificate)");
-    } else if (to > head) {
-      s = Status(StatusCode::OUT_OF_RANGE, "to_height " + std::to_string(to) +
-                                               " is beyond the head at " + std::to_string(head));
-    } else if (request->from_height() > to) {
-      s = Status(StatusCode::INVALID_ARGUMENT, "from_height is above to_height");
-    }
+    uint64_t to = 0;
+    const Status s = check_get_blocks(caller, *request, node_.ledger().head().height(), &to);
     if (!s.ok()) {
       class Refuse final : public grpc::ServerWriteReactor<v1::Block> {
        public:
@@ -594,8 +483,8 @@ class AuditServiceImpl final : public v1::AuditService::CallbackService {
     auto* reactor = context->DefaultReactor();
     // The leaf is the whole signed event: only callers who may read events get it.
     const Caller caller = node_.caller_of(*context);
-    if (caller.role == Role::kPublic) {
-      reactor->Finish(permission_denied(caller, "read inclusion proofs (their leaf is the event)"));
+    if (const Status s = check_inclusion_proof(caller); !s.ok()) {
+      reactor->Finish(s);
       return reactor;
     }
     const bool by_size = request->tree_size() != 0;
@@ -687,11 +576,7 @@ class AuditServiceImpl final : public v1::AuditService::CallbackService {
   Status prove_inclusion_at_size(uint64_t sequence, uint64_t tree_size,
                                  v1::InclusionProofResponse* response) {
     const uint64_t current = node_.ledger().head().tree_size();
-    if (tree_size > current) {
-      return Status(StatusCode::OUT_OF_RANGE, "tree_size " + std::to_string(tree_size) +
-                                                  " is beyond the current tree of " +
-                                                  std::to_string(current) + " leaves");
-    }
+    if (Status s = check_tree_size("tree_size", tree_size, current); !s.ok()) return s;
     auto path = ledger::merkle_inclusion_proof(node_.ledger().merkle(), sequence, tree_size);
     if (!path.is_ok()) return to_grpc(path.status());
     auto root = ledger::merkle_root(node_.ledger().merkle(), tree_size);
@@ -710,11 +595,7 @@ class AuditServiceImpl final : public v1::AuditService::CallbackService {
                                     v1::ConsistencyProofResponse* response) {
     const uint64_t current = node_.ledger().head().tree_size();
     if (new_size == 0) new_size = current;
-    if (new_size > current) {
-      return Status(StatusCode::OUT_OF_RANGE, "new_size " + std::to_string(new_size) +
-                                                  " is beyond the current tree of " +
-                                                  std::to_string(current) + " leaves");
-    }
+    if (Status s = check_tree_size("new_size", new_size, current); !s.ok()) return s;
     auto path = ledger::merkle_consistency_proof(node_.ledger().merkle(), old_size, new_size);
     if (!path.is_ok()) return to_grpc(path.status());
     auto old_root = ledger::merkle_root(node_.ledger().merkle(), old_size);
@@ -737,11 +618,11 @@ class AuditServiceImpl final : public v1::AuditService::CallbackService {
                                    v1::AccessLogResponse* response) override {
     auto* reactor = context->DefaultReactor();
     const Caller caller = node_.caller_of(*context);
-    if (caller.role != Role::kAuditor) {
-      reactor->Finish(permission_denied(caller, "read the access log (auditors only)"));
+    uint32_t limit = 0;
+    if (const Status s = check_access_log(caller, *request, &limit); !s.ok()) {
+      reactor->Finish(s);
       return reactor;
     }
-    const uint32_t limit = request->limit() == 0 ? 100 : std::min(request->limit(), 1000u);
     // Nothing comes after the last sequence number (and after + 1 would wrap to the start).
     if (request->after_sequence() == std::numeric_limits<uint64_t>::max()) {
       reactor->Finish(Status::OK);
@@ -831,9 +712,9 @@ class AdminServiceImpl final : public v1::AdminService::CallbackService {
 
  private:
   bool allowed(CallbackServerContext& context, ServerUnaryReactor* reactor) {
-    const Caller caller = node_.caller_of(context);
-    if (caller.role == Role::kOperator || caller.role == Role::kNode) return true;
-    reactor->Finish(permission_denied(caller, "call the admin API (needs an operator certificate)"));
+    const Status s = check_admin(node_.caller_of(context));
+    if (s.ok()) return true;
+    reactor->Finish(s);
     return false;
   }
 
@@ -854,8 +735,8 @@ class AdminServiceImpl final : public v1::AdminService::CallbackService {
                                 v1::AdminResponse* response, Node::AdminOp op, Invoke invoke) {
     auto* reactor = context->DefaultReactor();
     if (!allowed(*context, reactor)) return reactor;
-    if (request->id() == 0) {
-      reactor->Finish(Status(StatusCode::INVALID_ARGUMENT, "member id must be positive"));
+    if (const Status s = check_member(*request); !s.ok()) {
+      reactor->Finish(s);
       return reactor;
     }
     run(reactor, response, op, *request, [this, reactor, response, request, invoke] {
@@ -885,20 +766,14 @@ class RaftStreamReactor final : public grpc::ServerReadReactor<v1::RaftBatch> {
   }
   void OnReadDone(bool ok) override {
     if (!ok) return Finish(Status::OK);
-    std::vector<consensus::Message> messages;
-    messages.reserve(batch_.messages_size());
-    for (int i = 0; i < batch_.messages_size(); ++i) {
-      auto decoded = decode_message(batch_.messages(i));
-      if (!decoded.is_ok()) {
-        // Peers run the same code: a message it cannot decode means the sender is not a
-        // well-behaved peer, so the stream ends and says why instead of dropping silently.
-        spdlog::warn("refusing a raft stream with a malformed message: {}",
-                     decoded.status().message());
-        return Finish(Status(StatusCode::INVALID_ARGUMENT,
-                             "raft message " + std::to_string(i) + " of the batch: " +
-                                 decoded.status().message()));
-      }
-      messages.push_back(std::move(decoded).value());
+    std::vector<base::Status> dropped;
+    std::vector<consensus::Message> messages = decode_raft_batch(batch_, &dropped);
+    if (!dropped.empty()) {
+      // Peers run the same code: a message it cannot decode means the sender is not a
+      // well-behaved peer, so the stream ends and says why instead of dropping silently.
+      spdlog::warn("refusing a raft stream with a malformed message: {}", dropped[0].message());
+      return Finish(Status(StatusCode::INVALID_ARGUMENT,
+                           "raft message in the batch: " + dropped[0].message()));
     }
     if (!messages.empty()) node_.deliver(std::move(messages));
     StartRead(&batch_);

@@ -9,7 +9,13 @@
 #                                the threaded node tests under ThreadSanitizer, in build-tsan
 #                                (suppressions with their reasons: tests/sanitizers/tsan.supp)
 # Environment: BUILD_DIR (default build, build-asan or build-tsan), BUILD_TYPE (default
-#              RelWithDebInfo).
+#              RelWithDebInfo),
+#              FUZZ_SECONDS: after ctest, tests/fuzz/run.sh builds the libFuzzer targets with
+#              clang (build-fuzz) and runs each this many seconds (default 20: about 5 minutes
+#              with its build on 2 cores); 0 skips it. When ctest arguments are given (e.g.
+#              -L unit) or SANITIZE is set, the fuzz step runs only if FUZZ_SECONDS is set
+#              explicitly. The ordinary build always replays the fuzz corpora and regressions
+#              (label fuzz).
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
@@ -46,3 +52,9 @@ cmake --build "$build_dir" -j "$(nproc)"
 jobs=$(nproc)
 cd "$build_dir"
 ctest --output-on-failure --timeout 900 -j "$jobs" "$@"
+cd "$root"
+
+if { [ $# -gt 0 ] || [ -n "$sanitize" ]; } && [ -z "${FUZZ_SECONDS:-}" ]; then exit 0; fi
+if [ "${FUZZ_SECONDS:-20}" != "0" ]; then
+  FUZZ_SECONDS=${FUZZ_SECONDS:-20} tests/fuzz/run.sh
+fi
