@@ -41,6 +41,11 @@ struct RunOptions {
   bool verbose = false;  // print each fault as it is applied and healed
 };
 
+// Whether the run compacts the Raft log aggressively (every few dozen entries), so that a node
+// back from a crash, pause or partition catches up by block sync rather than from the log:
+// every other seed does.
+bool compacts_aggressively(uint64_t seed);
+
 struct RunReport {
   RunOptions options;
   std::vector<AppliedFault> faults;
@@ -51,7 +56,8 @@ struct RunReport {
   uint64_t reads_linearizable = 0, reads_linearizable_ok = 0;
   uint64_t reads_local = 0, reads_local_ok = 0;
   uint64_t audits_passed = 0;
-  double wall_seconds = 0;  // the whole run: start-up, faults, healing, checks, audits
+  double wall_seconds = 0;
+  uint64_t final_term = 0;  // Raft term once healed: how many elections the faults caused  // the whole run: start-up, faults, healing, checks, audits
   CheckResult check;  // the audit failures and unexpected exits are in check.violations too
   std::string cluster_dir;  // kept when the run failed
   // Seed, schedule as applied, violations and offending operations; empty when ok().
