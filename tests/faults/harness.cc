@@ -295,6 +295,17 @@ class FaultDriver {
         }
         break;
       }
+      case FaultKind::kKillAll: {
+        for (uint64_t id : nodes_) {
+          if (cluster_.running(id) && !cluster_.paused(id)) f.nodes.push_back(id);
+        }
+        if (f.nodes.empty()) {
+          f.note = "skipped: no node is up";
+          break;
+        }
+        for (uint64_t id : f.nodes) cluster_.kill(id);
+        break;
+      }
       case FaultKind::kLinkCut: {
         const uint64_t a = pick_node(plan.target_leader);
         uint64_t b = a;
@@ -325,7 +336,10 @@ class FaultDriver {
     const LinkMode mode = f.plan.blackhole ? LinkMode::kBlackhole : LinkMode::kRefuse;
     switch (f.plan.kind) {
       case FaultKind::kKill:
-        if (!cluster_.running(f.nodes[0])) cluster_.start(f.nodes[0]);
+      case FaultKind::kKillAll:
+        for (uint64_t id : f.nodes) {
+          if (!cluster_.running(id)) cluster_.start(id);
+        }
         break;
       case FaultKind::kPause:
         if (cluster_.running(f.nodes[0]) && cluster_.paused(f.nodes[0])) {
@@ -389,7 +403,11 @@ class FaultDriver {
   bool expected_down(uint64_t id) const {
     for (const auto& [index, at] : active_) {
       const AppliedFault& f = applied_[at];
-      if (f.plan.kind == FaultKind::kKill && f.applied_us >= 0 && f.nodes[0] == id) return true;
+      const bool kills = f.plan.kind == FaultKind::kKill || f.plan.kind == FaultKind::kKillAll;
+      if (kills && f.applied_us >= 0 &&
+          std::count(f.nodes.begin(), f.nodes.end(), id)) {
+        return true;
+      }
     }
     return false;
   }
@@ -511,6 +529,86 @@ void audit_node(Cluster& cluster, uint64_t node, uint64_t head, RunReport& repor
   ++report.audits_passed;
 }
 
+// Once converged, every node's view and event index must agree with the chain: for every
+// subject, a LOCAL status lists exactly the accepted events about it; for a sample of events
+// (every 7th, and the last ones), GetEvent gives the chain's receipt and place. A node that
+// caught up by block sync or restarted mid-apply rebuilt both from blocks: this checks that too.
+void check_final_views(Cluster& cluster, const std::vector<uint64_t>& nodes,
+                       const std::vector<Op>& ops, const std::vector<v1::Block>& chain,
+                       RunReport& report) {
+  std::map<std::string, uint64_t> subject_of;
+  for (const Op& op : ops) {
+    for (size_t i = 0; i < op.event_ids.size(); ++i) {
+      subject_of[op.event_ids[i]] = op.event_subjects[i];
+    }
+  }
+  std::map<uint64_t, std::set<std::string>> expected;  // subject -> accepted events about it
+  std::vector<v1::Receipt> sample;
+  const uint64_t accepted = report.check.stats.accepted_on_chain;
+  for (const v1::Block& block : chain) {
+    for (const v1::Receipt& r : block.receipts()) {
+      if (!r.accepted()) continue;
+      const auto it = subject_of.find(r.event_id());
+      if (it != subject_of.end()) expected[it->second].insert(r.event_id());
+      if (r.sequence() % 7 == 0 || r.sequence() + 20 >= accepted) sample.push_back(r);
+    }
+  }
+  const int64_t now = integration::wall_ms();
+  for (uint64_t node : nodes) {
+    size_t reported = 0;
+    auto violation = [&](const std::string& what) {
+      if (reported++ < 10) {
+        report.check.violations.push_back(
+            Violation{"node " + std::to_string(node) + ": " + what, {}});
+      }
+    };
+    for (const auto& [subject, events] : expected) {
+      v1::StatusRequest request;
+      *request.mutable_subject() = ledger_test::enterprise(subject);
+      request.set_as_of_ms(now);
+      v1::SubjectStatus response;
+      auto context = integration::context_as("relying:faults", 5s);
+      const grpc::Status s =
+          cluster.query(node)->GetSubjectStatus(context.get(), request, &response);
+      if (!s.ok()) {
+        violation("status of subject " + std::to_string(subject) + ": " +
+                  integration::describe(s));
+        continue;
+      }
+      std::set<std::string> seen;
+      for (const auto& e : response.active_penalties()) seen.insert(e.event_id());
+      for (const auto& e : response.blacklist_entries()) seen.insert(e.event_id());
+      if (seen != events || response.event_count() != events.size()) {
+        violation("the view of subject " + std::to_string(subject) + " lists " +
+                  std::to_string(seen.size()) + " active entries and event_count " +
+                  std::to_string(response.event_count()) + "; the chain has " +
+                  std::to_string(events.size()) + " accepted events about it");
+      }
+    }
+    for (const v1::Receipt& receipt : sample) {
+      const integration::EventResult e =
+          integration::get_event(cluster, node, receipt.event_id(), "auditor:faults");
+      const bool same = e.status.ok() &&
+                        e.response.receipt().SerializeAsString() == receipt.SerializeAsString() &&
+                        e.response.height() == receipt.height() &&
+                        e.response.index() == receipt.index();
+      if (!same) {
+        violation("GetEvent " + receipt.event_id() + ": " + integration::describe(e.status) + " " +
+                  e.response.receipt().ShortDebugString() + "; the chain has " +
+                  receipt.ShortDebugString());
+      }
+    }
+    if (reported > 10) {
+      report.check.violations.push_back(Violation{
+          "node " + std::to_string(node) + ": " + std::to_string(reported - 10) +
+              " more view or event-index mismatches",
+          {}});
+    }
+  }
+  report.view_subjects_checked = expected.size();
+  report.events_looked_up = sample.size();
+}
+
 }  // namespace
 
 bool compacts_aggressively(uint64_t seed) { return seed % 2 == 1; }
@@ -535,7 +633,8 @@ std::string RunReport::summary() const {
     << " blocks (" << check.stats.unacknowledged_committed
     << " committed without acknowledgement, " << check.stats.rejected_duplicates
     << " raced retries rejected as duplicates); " << check.stats.linearizable_reads_checked
-    << " linearizable reads checked; final term " << final_term << "; credaudit verify passed on " << audits_passed << " of "
+    << " linearizable reads checked; views of " << view_subjects_checked
+    << " subjects and " << events_looked_up << " event lookups checked on every node; final term " << final_term << "; credaudit verify passed on " << audits_passed << " of "
     << options.nodes << " nodes; " << static_cast<int64_t>(wall_seconds) << " s in all; "
     << (ok() ? "PASS" : "FAIL");
   if (!ok()) o << " (" << check.violations.size() << " violations)";
@@ -642,6 +741,7 @@ RunReport run_faults(const RunOptions& options) {
   const std::vector<Op> ops = history.snapshot();
   if (progressed) {
     report.check = check_run(ops, chains, heads);
+    check_final_views(cluster, nodes, ops, chains.begin()->second, report);
     for (uint64_t node : nodes) audit_node(cluster, node, heads.at(node).height(), report);
   }
   report.check.violations.insert(report.check.violations.begin(), run_violations.begin(),

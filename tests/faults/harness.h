@@ -11,7 +11,8 @@
 // After the schedule the harness heals everything (links pass, paused nodes continue, killed
 // nodes restart), lets the load run on briefly, then requires progress (a probe submit commits),
 // waits until every node has applied the same index, and checks (checker.h) the history against
-// every node's chain and head. Each node's chain is then exported with `credctl export`, its
+// every node's chain and head. Each node's view must then list exactly the chain's accepted
+// events for every subject, and its event index must place a sample of events as the chain does. Each node's chain is then exported with `credctl export`, its
 // latest quorum checkpoint fetched with `credctl checkpoint`, and both verified by the
 // `credaudit verify` binary. A failure report names the seed, the fault schedule as applied and
 // the offending operations.
@@ -56,6 +57,8 @@ struct RunReport {
   uint64_t reads_linearizable = 0, reads_linearizable_ok = 0;
   uint64_t reads_local = 0, reads_local_ok = 0;
   uint64_t audits_passed = 0;
+  uint64_t view_subjects_checked = 0;  // per node, after convergence
+  uint64_t events_looked_up = 0;       // per node, after convergence
   double wall_seconds = 0;
   uint64_t final_term = 0;  // Raft term once healed: how many elections the faults caused  // the whole run: start-up, faults, healing, checks, audits
   CheckResult check;  // the audit failures and unexpected exits are in check.violations too

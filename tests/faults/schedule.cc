@@ -21,6 +21,8 @@ const char* fault_kind_name(FaultKind kind) {
       return "split";
     case FaultKind::kLinkCut:
       return "link-cut";
+    case FaultKind::kKillAll:
+      return "kill-9-all";
   }
   return "?";
 }
@@ -32,7 +34,7 @@ std::vector<PlannedFault> plan_faults(uint64_t seed, const ScheduleOptions& opti
   };
   // Weights per kind, in FaultKind order: crashes and leader isolation are the ones that find
   // bugs in commit and catch-up paths, so they come most often.
-  const int weights[kFaultKinds] = {22, 16, 18, 10, 10, 12, 12};
+  const int weights[kFaultKinds] = {22, 16, 18, 10, 10, 12, 12, 4};
   std::discrete_distribution<int> kind_of(std::begin(weights), std::end(weights));
   const int64_t election = options.election_timeout_ms;
 
@@ -47,6 +49,7 @@ std::vector<PlannedFault> plan_faults(uint64_t seed, const ScheduleOptions& opti
     f.both_ways = uniform(0, 1) == 1;
     switch (f.kind) {
       case FaultKind::kKill:
+      case FaultKind::kKillAll:
         f.duration_ms = uniform(200, 3000);
         break;
       case FaultKind::kPause:
@@ -71,9 +74,10 @@ std::vector<PlannedFault> plan_faults(uint64_t seed, const ScheduleOptions& opti
 std::string describe(const AppliedFault& f) {
   std::ostringstream o;
   o << "fault " << f.index << " " << fault_kind_name(f.plan.kind)
-    << (f.plan.target_leader ? " (leader)" : "") << " planned at " << f.plan.start_ms << " ms for "
+    << (f.plan.target_leader && f.plan.kind != FaultKind::kKillAll ? " (leader)" : "") << " planned at " << f.plan.start_ms << " ms for "
     << f.plan.duration_ms << " ms";
-  if (f.plan.kind != FaultKind::kKill && f.plan.kind != FaultKind::kPause) {
+  if (f.plan.kind != FaultKind::kKill && f.plan.kind != FaultKind::kPause &&
+      f.plan.kind != FaultKind::kKillAll) {
     o << (f.plan.blackhole ? " blackhole" : " refuse");
   }
   if (!f.nodes.empty()) {

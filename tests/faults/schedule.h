@@ -24,9 +24,10 @@ enum class FaultKind {
   kOneWayIn,   // every other node's links to one node cut, its own intact
   kSplit,      // the nodes split in two groups (a minority and a majority), both ways
   kLinkCut,    // one directed link cut, or both directions between two nodes
+  kKillAll,    // kill -9 of every node at once (a power cut), all restarted when it ends
 };
 const char* fault_kind_name(FaultKind kind);
-constexpr size_t kFaultKinds = 7;
+constexpr size_t kFaultKinds = 8;
 
 struct PlannedFault {
   FaultKind kind = FaultKind::kKill;
@@ -48,7 +49,7 @@ std::vector<PlannedFault> plan_faults(uint64_t seed, const ScheduleOptions& opti
 struct AppliedFault {
   size_t index = 0;  // into the plan
   PlannedFault plan;
-  std::vector<uint64_t> nodes;                           // hit (kill, pause) or isolated side
+  std::vector<uint64_t> nodes;                           // hit (kills, pause) or isolated side
   std::vector<std::pair<uint64_t, uint64_t>> links;      // directed links cut
   int64_t applied_us = -1;                               // on the History clock
   int64_t healed_us = -1;
