@@ -17,16 +17,30 @@ fi
 cmake --build "$build_dir" --target credledger_faults credd credctl credaudit >/dev/null
 faults="$build_dir/tests/faults/credledger_faults"
 
+summaries=$(mktemp)
+trap 'rm -f "$summaries"' EXIT
+# Totals over every run's summary line: faults by kind, operations, acknowledged events.
+totals() {
+  sum() { grep -oE "[0-9]+ $1" "$summaries" | awk '{ s += $1 } END { print s + 0 }'; }
+  kinds=$(grep -oE 'faults applied \([^)]*\)' "$summaries" | sed -e 's/faults applied (//' -e 's/)//' |
+    tr ',' '\n' | awk 'NF == 2 { by[$1] += $2 } END { for (k in by) printf "%s %d, ", k, by[k] }')
+  echo "soak totals: $(grep -c PASS "$summaries" || true) runs passed, $(sum 'faults applied') faults" \
+    "(${kinds%, }), $(sum operations) operations, $(sum 'acknowledged events') acknowledged events," \
+    "$(sum 'linearizable reads checked') linearizable reads checked"
+}
+
 end=$((SECONDS + seconds))
 seed=$(( (RANDOM * 32768 + RANDOM) % 1000000000 + 1 ))
 runs=0
 while [ $SECONDS -lt $end ]; do
   nodes=$(( runs % 2 == 0 ? 3 : 5 ))
-  if ! "$faults" --seed "$seed" --nodes "$nodes" --seconds "$run_seconds"; then
+  if ! "$faults" --seed "$seed" --nodes "$nodes" --seconds "$run_seconds" | tee -a "$summaries"; then
+    totals
     echo "soak: run $((runs + 1)) failed; replay: $faults --seed $seed --nodes $nodes --seconds $run_seconds"
     exit 1
   fi
   runs=$((runs + 1))
   seed=$((seed + 1))
 done
+totals
 echo "soak: $runs runs passed in $SECONDS s"
