@@ -16,8 +16,8 @@ struct Place {
 };
 
 std::string place_text(const Place& p) {
-  return "height " + std::to_string(p.height) + " index " + std::to_string(p.index) +
-         " sequence " + std::to_string(p.sequence);
+  return "height " + std::to_string(p.height) + " index " + std::to_string(p.index) + " sequence " +
+         std::to_string(p.sequence);
 }
 
 // A block as the nodes must agree on it: header, events and receipts. `log_index` is left out:
@@ -160,9 +160,9 @@ CheckResult check_run(const std::vector<Op>& ops,
       if (!fresh) continue;
       const auto on_chain = accepted.find(id);
       if (on_chain == accepted.end()) {
-        violation("acknowledged event " + id + " (receipt " + place_text(said) +
-                      ") is not on the chain",
-                  {op.id});
+        violation(
+            "acknowledged event " + id + " (receipt " + place_text(said) + ") is not on the chain",
+            {op.id});
       } else if (!(on_chain->second.front() == said)) {
         violation("acknowledged event " + id + " has receipt " + place_text(said) +
                       " but the chain has it at " + place_text(on_chain->second.front()),

@@ -32,8 +32,8 @@ struct Violation {
 struct CheckStats {
   uint64_t blocks = 0;
   uint64_t accepted_on_chain = 0;
-  uint64_t rejected_duplicates = 0;     // DUPLICATE_EVENT_ID receipts of raced retries
-  uint64_t acknowledged_events = 0;     // distinct events some client saw acknowledged
+  uint64_t rejected_duplicates = 0;       // DUPLICATE_EVENT_ID receipts of raced retries
+  uint64_t acknowledged_events = 0;       // distinct events some client saw acknowledged
   uint64_t unacknowledged_committed = 0;  // submitted, never acknowledged, yet accepted
   uint64_t unacknowledged_absent = 0;     // submitted, never acknowledged, not on the chain
   uint64_t linearizable_reads_checked = 0;

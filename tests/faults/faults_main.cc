@@ -8,7 +8,6 @@
 // Catch2), started here with its own options.
 #define CATCH_CONFIG_RUNNER
 #include <catch2/catch.hpp>
-
 #include <cstdlib>
 #include <cstring>
 #include <iostream>

@@ -4,7 +4,6 @@
 // Odd seeds compact the Raft log every 64 entries, so that returning nodes catch up by block
 // sync. Long runs use the standalone credledger_faults binary and tests/faults/soak.sh.
 #include <catch2/catch.hpp>
-
 #include <iostream>
 
 #include "tests/faults/harness.h"

@@ -4,13 +4,12 @@
 // event) and must name each. The proxy is driven against an echo server on 127.0.0.1: bytes
 // pass, a refused link resets connections and refuses new ones, a blackholed link holds bytes
 // and delivers them when it passes again. The schedule is a function of its seed.
+#include <array>
 #include <catch2/catch.hpp>
-
-#include <boost/asio.hpp>
 #include <thread>
 
 #include "tests/faults/checker.h"
-#include "tests/faults/proxy.h"
+#include "tests/faults/proxy.h"  // and Boost.Asio, for the echo server
 #include "tests/faults/schedule.h"
 
 namespace faults {
@@ -212,14 +211,14 @@ class EchoServer {
     });
   }
   void echo(std::shared_ptr<tcp::socket> s, std::shared_ptr<std::array<char, 4096>> buf) {
-    s->async_read_some(asio::buffer(*buf), [this, s, buf](const boost::system::error_code& ec,
-                                                          size_t n) {
-      if (ec) return;
-      asio::async_write(*s, asio::buffer(buf->data(), n),
-                        [this, s, buf](const boost::system::error_code& ec2, size_t) {
-                          if (!ec2) echo(s, buf);
-                        });
-    });
+    s->async_read_some(
+        asio::buffer(*buf), [this, s, buf](const boost::system::error_code& ec, size_t n) {
+          if (ec) return;
+          asio::async_write(*s, asio::buffer(buf->data(), n),
+                            [this, s, buf](const boost::system::error_code& ec2, size_t) {
+                              if (!ec2) echo(s, buf);
+                            });
+        });
   }
   asio::io_context io_;
   tcp::acceptor acceptor_;

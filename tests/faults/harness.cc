@@ -34,8 +34,8 @@ constexpr uint64_t kEventsPerSubject = 40;  // a client moves to a fresh subject
 constexpr int kSubmitAttempts = 3;          // a failed batch is retried, to other nodes
 constexpr auto kSubmitDeadline = 6s;
 constexpr auto kReadDeadline = 3s;
-constexpr auto kHealedLoad = 2s;          // load goes on this long after healing
-constexpr auto kProgressTimeout = 30s;    // a probe submit must commit within this after healing
+constexpr auto kHealedLoad = 2s;        // load goes on this long after healing
+constexpr auto kProgressTimeout = 30s;  // a probe submit must commit within this after healing
 constexpr auto kConvergeTimeout = 60s;
 constexpr auto kCheckpointTimeout = 15s;  // a quorum checkpoint of the head, once healed
 
@@ -144,8 +144,8 @@ void run_client(Load& load, size_t client) {
       }
     } else {
       const bool linearizable = roll < 88;
-      uint64_t subject = own_subjects[own_subjects.size() - 1 - rng() % std::min<size_t>(
-                                                                  own_subjects.size(), 3)];
+      uint64_t subject =
+          own_subjects[own_subjects.size() - 1 - rng() % std::min<size_t>(own_subjects.size(), 3)];
       if (rng() % 2 == 0) subject = load.subjects.pick(rng).value_or(subject);
       load.history.add(read_op(load, client, any_node(), subject, linearizable));
     }
@@ -392,10 +392,10 @@ class FaultDriver {
   void notice_exits() {
     for (uint64_t id : nodes_) {
       if (expected_down(id) || cluster_.running(id)) continue;
-      violations_.push_back(Violation{
-          "node " + std::to_string(id) + " exited on its own; last log lines:\n" +
-              last_lines(cluster_.log_text(id), 30),
-          {}});
+      violations_.push_back(Violation{"node " + std::to_string(id) +
+                                          " exited on its own; last log lines:\n" +
+                                          last_lines(cluster_.log_text(id), 30),
+                                      {}});
       cluster_.start(id);
     }
   }
@@ -404,8 +404,7 @@ class FaultDriver {
     for (const auto& [index, at] : active_) {
       const AppliedFault& f = applied_[at];
       const bool kills = f.plan.kind == FaultKind::kKill || f.plan.kind == FaultKind::kKillAll;
-      if (kills && f.applied_us >= 0 &&
-          std::count(f.nodes.begin(), f.nodes.end(), id)) {
+      if (kills && f.applied_us >= 0 && std::count(f.nodes.begin(), f.nodes.end(), id)) {
         return true;
       }
     }
@@ -509,8 +508,8 @@ void audit_node(Cluster& cluster, uint64_t node, uint64_t head, RunReport& repor
                   {}});
     return;
   }
-  const std::string credctl = std::string(CREDCTL_PATH) + " --insecure --endpoints " +
-                              cluster.address(node);
+  const std::string credctl =
+      std::string(CREDCTL_PATH) + " --insecure --endpoints " + cluster.address(node);
   const std::string chain = base + "/chain.bin";
   const std::string cp = base + "/cp.json";
   if (run_command(credctl + " --role auditor:faults export --out " + chain, base + "/export.log") !=
@@ -571,8 +570,7 @@ void check_final_views(Cluster& cluster, const std::vector<uint64_t>& nodes,
       const grpc::Status s =
           cluster.query(node)->GetSubjectStatus(context.get(), request, &response);
       if (!s.ok()) {
-        violation("status of subject " + std::to_string(subject) + ": " +
-                  integration::describe(s));
+        violation("status of subject " + std::to_string(subject) + ": " + integration::describe(s));
         continue;
       }
       std::set<std::string> seen;
@@ -599,10 +597,10 @@ void check_final_views(Cluster& cluster, const std::vector<uint64_t>& nodes,
       }
     }
     if (reported > 10) {
-      report.check.violations.push_back(Violation{
-          "node " + std::to_string(node) + ": " + std::to_string(reported - 10) +
-              " more view or event-index mismatches",
-          {}});
+      report.check.violations.push_back(Violation{"node " + std::to_string(node) + ": " +
+                                                      std::to_string(reported - 10) +
+                                                      " more view or event-index mismatches",
+                                                  {}});
     }
   }
   report.view_subjects_checked = expected.size();
@@ -616,8 +614,9 @@ bool compacts_aggressively(uint64_t seed) { return seed % 2 == 1; }
 std::string RunReport::summary() const {
   std::ostringstream o;
   o << "seed " << options.seed << ", " << options.nodes << " nodes, " << options.fault_seconds
-    << " s of faults" << (compacts_aggressively(options.seed) ? ", log compacted every 64 entries" : "")
-    << ": " << faults_applied << " faults applied (";
+    << " s of faults"
+    << (compacts_aggressively(options.seed) ? ", log compacted every 64 entries" : "") << ": "
+    << faults_applied << " faults applied (";
   bool first = true;
   for (size_t k = 0; k < kFaultKinds; ++k) {
     if (applied_by_kind[k] == 0) continue;
@@ -628,15 +627,15 @@ std::string RunReport::summary() const {
   o << "); " << operations << " operations (submits " << submits_ok << "/" << submits
     << " ok, linearizable reads " << reads_linearizable_ok << "/" << reads_linearizable
     << " ok, local reads " << reads_local_ok << "/" << reads_local << " ok); "
-    << check.stats.acknowledged_events << " acknowledged events, "
-    << check.stats.accepted_on_chain << " accepted on a chain of " << check.stats.blocks
-    << " blocks (" << check.stats.unacknowledged_committed
-    << " committed without acknowledgement, " << check.stats.rejected_duplicates
-    << " raced retries rejected as duplicates); " << check.stats.linearizable_reads_checked
-    << " linearizable reads checked; views of " << view_subjects_checked
-    << " subjects and " << events_looked_up << " event lookups checked on every node; final term " << final_term << "; credaudit verify passed on " << audits_passed << " of "
-    << options.nodes << " nodes; " << static_cast<int64_t>(wall_seconds) << " s in all; "
-    << (ok() ? "PASS" : "FAIL");
+    << check.stats.acknowledged_events << " acknowledged events, " << check.stats.accepted_on_chain
+    << " accepted on a chain of " << check.stats.blocks << " blocks ("
+    << check.stats.unacknowledged_committed << " committed without acknowledgement, "
+    << check.stats.rejected_duplicates << " raced retries rejected as duplicates); "
+    << check.stats.linearizable_reads_checked << " linearizable reads checked; views of "
+    << view_subjects_checked << " subjects and " << events_looked_up
+    << " event lookups checked on every node; final term " << final_term
+    << "; credaudit verify passed on " << audits_passed << " of " << options.nodes << " nodes; "
+    << static_cast<int64_t>(wall_seconds) << " s in all; " << (ok() ? "PASS" : "FAIL");
   if (!ok()) o << " (" << check.violations.size() << " violations)";
   return o.str();
 }
@@ -771,8 +770,8 @@ RunReport run_faults(const RunOptions& options) {
     cluster.keep_dir();
     std::ostringstream o;
     o << "FAULT RUN FAILED: seed " << options.seed << ", " << options.nodes << " nodes, "
-      << options.fault_seconds << " s of faults (replay: credledger_faults --seed "
-      << options.seed << " --nodes " << options.nodes << " --seconds " << options.fault_seconds
+      << options.fault_seconds << " s of faults (replay: credledger_faults --seed " << options.seed
+      << " --nodes " << options.nodes << " --seconds " << options.fault_seconds
       << ")\ncluster directory (logs, exports): " << cluster.dir()
       << "\nfault schedule as applied (times on the operation clock):\n"
       << schedule_text(report.faults) << "violations:\n";

@@ -12,10 +12,10 @@
 // nodes restart), lets the load run on briefly, then requires progress (a probe submit commits),
 // waits until every node has applied the same index, and checks (checker.h) the history against
 // every node's chain and head. Each node's view must then list exactly the chain's accepted
-// events for every subject, and its event index must place a sample of events as the chain does. Each node's chain is then exported with `credctl export`, its
-// latest quorum checkpoint fetched with `credctl checkpoint`, and both verified by the
-// `credaudit verify` binary. A failure report names the seed, the fault schedule as applied and
-// the offending operations.
+// events for every subject, and its event index must place a sample of events as the chain does.
+// Each node's chain is then exported with `credctl export`, its latest quorum checkpoint fetched
+// with `credctl checkpoint`, and both verified by the `credaudit verify` binary. A failure report
+// names the seed, the fault schedule as applied and the offending operations.
 //
 // Threads: call from the thread that owns the test (it forks the credd processes).
 // Catch2: the cluster harness REQUIREs its own set-up steps, so call inside a Catch2 test case.
@@ -60,8 +60,9 @@ struct RunReport {
   uint64_t view_subjects_checked = 0;  // per node, after convergence
   uint64_t events_looked_up = 0;       // per node, after convergence
   double wall_seconds = 0;
-  uint64_t final_term = 0;  // Raft term once healed: how many elections the faults caused  // the whole run: start-up, faults, healing, checks, audits
-  CheckResult check;  // the audit failures and unexpected exits are in check.violations too
+  uint64_t final_term = 0;  // Raft term once healed: how many elections the faults caused  // the
+                            // whole run: start-up, faults, healing, checks, audits
+  CheckResult check;        // the audit failures and unexpected exits are in check.violations too
   std::string cluster_dir;  // kept when the run failed
   // Seed, schedule as applied, violations and offending operations; empty when ok().
   std::string failure;

@@ -74,8 +74,8 @@ std::vector<PlannedFault> plan_faults(uint64_t seed, const ScheduleOptions& opti
 std::string describe(const AppliedFault& f) {
   std::ostringstream o;
   o << "fault " << f.index << " " << fault_kind_name(f.plan.kind)
-    << (f.plan.target_leader && f.plan.kind != FaultKind::kKillAll ? " (leader)" : "") << " planned at " << f.plan.start_ms << " ms for "
-    << f.plan.duration_ms << " ms";
+    << (f.plan.target_leader && f.plan.kind != FaultKind::kKillAll ? " (leader)" : "")
+    << " planned at " << f.plan.start_ms << " ms for " << f.plan.duration_ms << " ms";
   if (f.plan.kind != FaultKind::kKill && f.plan.kind != FaultKind::kPause &&
       f.plan.kind != FaultKind::kKillAll) {
     o << (f.plan.blackhole ? " blackhole" : " refuse");

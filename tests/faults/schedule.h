@@ -34,8 +34,8 @@ struct PlannedFault {
   bool target_leader = false;  // the node to hit is the leader at the time, else any node
   int64_t start_ms = 0;        // from the start of the fault phase
   int64_t duration_ms = 0;
-  bool blackhole = false;      // partitions: silent links rather than refused connections
-  bool both_ways = false;      // kLinkCut: cut the reverse link too
+  bool blackhole = false;  // partitions: silent links rather than refused connections
+  bool both_ways = false;  // kLinkCut: cut the reverse link too
 };
 
 struct ScheduleOptions {
@@ -49,9 +49,9 @@ std::vector<PlannedFault> plan_faults(uint64_t seed, const ScheduleOptions& opti
 struct AppliedFault {
   size_t index = 0;  // into the plan
   PlannedFault plan;
-  std::vector<uint64_t> nodes;                           // hit (kills, pause) or isolated side
-  std::vector<std::pair<uint64_t, uint64_t>> links;      // directed links cut
-  int64_t applied_us = -1;                               // on the History clock
+  std::vector<uint64_t> nodes;                       // hit (kills, pause) or isolated side
+  std::vector<std::pair<uint64_t, uint64_t>> links;  // directed links cut
+  int64_t applied_us = -1;                           // on the History clock
   int64_t healed_us = -1;
   std::string note;  // why a fault was skipped, or what it did
 };
