@@ -177,7 +177,7 @@ Cluster::~Cluster() {
               << log_tails(40) << std::flush;
     return;
   }
-  if (std::getenv("CREDLEDGER_KEEP_TEST_DIRS") != nullptr) {
+  if (keep_dir_ || std::getenv("CREDLEDGER_KEEP_TEST_DIRS") != nullptr) {
     std::cerr << "cluster directory kept: " << dir_ << "\n";
     return;
   }
@@ -224,7 +224,10 @@ void Cluster::write_config(const NodeProcess& n, const std::map<uint64_t, std::s
     << "submit_timeout_ms = " << options_.submit_timeout_ms << "\n"
     << "verify_threads = " << options_.verify_threads << "\n\n"
     << "[peers]\n";
-  for (const auto& [id, address] : peers) t << id << " = \"" << address << "\"\n";
+  for (const auto& [id, address] : peers) {
+    const bool routed = options_.peer_route && id != n.id;
+    t << id << " = \"" << (routed ? options_.peer_route(n.id, id, address) : address) << "\"\n";
+  }
   write_file(n.config_path, t.str());
 }
 
@@ -280,12 +283,31 @@ bool Cluster::alive(NodeProcess& n) {
   const pid_t r = ::waitpid(n.pid, &status, WNOHANG);
   if (r == n.pid) {
     n.pid = -1;
+    n.paused = false;
     return false;
   }
   return true;
 }
 
 bool Cluster::running(uint64_t id) { return alive(node(id)); }
+
+void Cluster::pause(uint64_t id) {
+  NodeProcess& n = node(id);
+  REQUIRE(n.pid > 0);
+  REQUIRE(!n.paused);
+  REQUIRE(::kill(n.pid, SIGSTOP) == 0);
+  n.paused = true;
+}
+
+void Cluster::resume(uint64_t id) {
+  NodeProcess& n = node(id);
+  REQUIRE(n.pid > 0);
+  REQUIRE(n.paused);
+  REQUIRE(::kill(n.pid, SIGCONT) == 0);
+  n.paused = false;
+}
+
+bool Cluster::paused(uint64_t id) const { return node(id).paused; }
 
 void Cluster::start_all() {
   for (auto& [id, n] : nodes_) start(id);
@@ -350,12 +372,18 @@ void Cluster::kill(uint64_t id) {
   int status = 0;
   REQUIRE(::waitpid(n.pid, &status, 0) == n.pid);
   n.pid = -1;
+  n.paused = false;
 }
 
 int Cluster::stop(uint64_t id, std::chrono::milliseconds grace) {
   NodeProcess& n = node(id);
   REQUIRE(n.pid > 0);
   REQUIRE(::kill(n.pid, SIGTERM) == 0);
+  if (n.paused) {
+    // A stopped process acts on SIGTERM only once continued.
+    ::kill(n.pid, SIGCONT);
+    n.paused = false;
+  }
   const auto deadline = std::chrono::steady_clock::now() + grace;
   int status = 0;
   while (std::chrono::steady_clock::now() < deadline) {

@@ -18,6 +18,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -44,6 +45,10 @@ struct ClusterOptions {
   // Every node holds the signing key of one agency (samr, sta, court in turn) and cosigns
   // checkpoints this often.
   uint64_t checkpoint_interval_ms = 200;
+  // The address node `from` dials to reach founding member `to` (whose own listen address is
+  // `address`), written into `from`'s [peers]. Unset: every node dials the others directly. The
+  // fault harness (tests/faults/) routes each directed link through its own proxy here.
+  std::function<std::string(uint64_t from, uint64_t to, const std::string& address)> peer_route;
 };
 
 // A client context with the role header (empty role = public caller) and a deadline.
@@ -84,6 +89,16 @@ class Cluster {
     start(id);
   }
   bool running(uint64_t id);
+  // SIGSTOP / SIGCONT: the process keeps its sockets but does nothing until resumed. A paused
+  // node still counts as running; kill() and the destructor end it all the same.
+  void pause(uint64_t id);
+  void resume(uint64_t id);
+  bool paused(uint64_t id) const;
+
+  const std::string& genesis_path() const { return genesis_path_; }
+  // Keeps the directory and logs when the Cluster is destroyed, whatever the test's outcome
+  // (for checks that fail after the cluster is gone).
+  void keep_dir() { keep_dir_ = true; }
 
   // Configures a new node that joins the running cluster (join = true, [peers] = the current
   // members) and returns its id. Does not start it.
@@ -120,6 +135,7 @@ class Cluster {
     std::string config_path;
     std::string log_path;
     pid_t pid = -1;
+    bool paused = false;
   };
 
   void write_config(const NodeProcess& node, const std::map<uint64_t, std::string>& peers,
@@ -135,6 +151,7 @@ class Cluster {
   std::string dir_;
   std::string genesis_path_;
   std::map<uint64_t, NodeProcess> nodes_;
+  bool keep_dir_ = false;
   mutable std::mutex mu_;
   std::map<uint64_t, std::shared_ptr<grpc::Channel>> channels_;  // GUARDED_BY(mu_)
 };
