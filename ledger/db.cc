@@ -30,6 +30,10 @@ base::Result<std::unique_ptr<Database>> Database::open(const std::string& path,
   // A torn record at the end of the WAL is a crash mid-write: drop it. Damage anywhere else
   // fails the open instead of quietly dropping synced, acknowledged writes after it.
   db_options.wal_recovery_mode = rocksdb::WALRecoveryMode::kTolerateCorruptedTailRecords;
+  // After a write fails for lack of space the owner decides when to Resume() (node/ does once
+  // space returns); RocksDB's own retry loop would try every second while the disk is still
+  // full, through a log writer that has already failed.
+  db_options.max_bgerror_resume_count = 0;
 
   rocksdb::BlockBasedTableOptions table;
   table.block_cache = rocksdb::NewLRUCache(options.block_cache_bytes);

@@ -123,12 +123,23 @@ class Node {
   base::Result<v1::CosignResponse> cosign_peer_checkpoint(uint64_t height, const std::string& body);
 
   // Queries about individuals are recorded (who, when, which subject) for auditors; a query
-  // about an organisation is not (callers need not check the subject's kind).
-  void record_access(const Caller& caller, const std::string& method, const v1::Subject& subject);
+  // about an organisation is not (callers need not check the subject's kind). An error (the
+  // record could not be written, e.g. the disk is full) means the query must be refused: no
+  // query about an individual goes unlogged.
+  base::Status record_access(const Caller& caller, const std::string& method, const v1::Subject& subject);
   base::Result<std::vector<v1::AccessRecord>> access_log(uint64_t after, uint32_t limit) const;
 
   // Wall clock in ms: the leader's block timestamps and "now" for as-of queries.
   static int64_t now_ms();
+
+  // ---- storage faults (node/storage_faults.cc) ----
+  // Why this node refuses writes now (its disk is full), or nullopt. Any thread. While set, the
+  // node serves reads from what it has, refuses Submit with RESOURCE_EXHAUSTED, and takes no
+  // part in Raft (it persists nothing, so it acknowledges and votes for nothing); it resumes on
+  // its own once a write succeeds again.
+  std::optional<std::string> storage_problem() const;
+  // RESOURCE_EXHAUSTED naming the problem if storage_problem(); OK otherwise.
+  grpc::Status refuse_writes_if_degraded() const;
 
  private:
   explicit Node(NodeConfig config);
@@ -153,6 +164,14 @@ class Node {
   void maybe_auto_compact();
   void update_peers(const consensus::Membership& membership);
   void fatal(const std::string& what, const base::Status& status);
+  // (Re)creates the Raft log store and core from what the database holds.
+  base::Status open_raft();
+  // A write of the loop failed. A full disk (kBusy) makes the node read-only until a probe write
+  // succeeds again; any other failure is fatal. REQUIRES: loop thread.
+  void on_storage_write_failure(const std::string& what, const base::Status& status);
+  void retry_storage();
+  // kBusy if data_dir has less than limits.min_free_disk_bytes free. Any thread.
+  base::Status check_disk_space() const;
   std::vector<ledger::SignatureState> verify_block_signatures(const v1::BlockBody& body,
                                                               std::vector<ledger::Hash>& hashes);
   void persist_address(consensus::NodeId id, const std::string& address);
@@ -177,6 +196,7 @@ class Node {
   boost::asio::steady_timer tick_timer_;
   boost::asio::steady_timer batch_timer_;
   boost::asio::steady_timer checkpoint_timer_;
+  boost::asio::steady_timer storage_retry_timer_;
   std::unique_ptr<boost::asio::thread_pool> verify_pool_;
   std::thread loop_thread_;
   std::unique_ptr<grpc::Server> server_;
@@ -225,6 +245,11 @@ class Node {
   std::map<std::string, std::set<SubjectWatcher*>> watchers_;  // GUARDED_BY(watch_mu_)
   size_t watcher_count_ = 0;                                    // GUARDED_BY(watch_mu_)
   std::atomic<uint64_t> access_sequence_{0};
+
+  // Set by the loop when a write fails for lack of space, cleared when writes succeed again.
+  std::atomic<bool> storage_degraded_{false};
+  mutable std::mutex storage_mu_;
+  std::string storage_problem_;  // GUARDED_BY(storage_mu_)
 };
 
 }  // namespace node

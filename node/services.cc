@@ -163,6 +163,11 @@ class LedgerServiceImpl final : public v1::LedgerService::CallbackService {
       reactor->Finish(Status(StatusCode::INVALID_ARGUMENT, "no events in the request"));
       return reactor;
     }
+    // A node whose disk is full takes no new work (it could not persist it), at once.
+    if (Status refused = node_.refuse_writes_if_degraded(); !refused.ok()) {
+      reactor->Finish(refused);
+      return reactor;
+    }
     if (static_cast<uint64_t>(request->events_size()) > node_.config().limits.max_events_per_submit) {
       reactor->Finish(Status(StatusCode::RESOURCE_EXHAUSTED,
                              "at most " + std::to_string(node_.config().limits.max_events_per_submit) +
@@ -288,7 +293,11 @@ class QueryServiceImpl final : public v1::QueryService::CallbackService {
       reactor->Finish(s);
       return reactor;
     }
-    node_.record_access(caller, "GetSubjectStatus", request->subject());
+    if (auto logged = node_.record_access(caller, "GetSubjectStatus", request->subject());
+        !logged.is_ok()) {
+      reactor->Finish(to_grpc(logged));
+      return reactor;
+    }
     const int64_t as_of = request->as_of_ms() ? request->as_of_ms() : Node::now_ms();
     auto answer = [this, reactor, response, caller, as_of, started, subject = request->subject()] {
       auto status = node_.ledger().status(subject, as_of);
@@ -336,7 +345,10 @@ class QueryServiceImpl final : public v1::QueryService::CallbackService {
       }
     }
     for (const auto& subject : request->subjects()) {
-      node_.record_access(caller, "CheckSubjects", subject);
+      if (auto logged = node_.record_access(caller, "CheckSubjects", subject); !logged.is_ok()) {
+        reactor->Finish(to_grpc(logged));
+        return reactor;
+      }
     }
     const int64_t as_of = request->as_of_ms() ? request->as_of_ms() : Node::now_ms();
     auto answer = [this, reactor, response, caller, as_of, request] {
@@ -411,7 +423,11 @@ class QueryServiceImpl final : public v1::QueryService::CallbackService {
       reactor->Finish(s);
       return reactor;
     }
-    node_.record_access(caller, "GetHistory", request->subject());
+    if (auto logged = node_.record_access(caller, "GetHistory", request->subject());
+        !logged.is_ok()) {
+      reactor->Finish(to_grpc(logged));
+      return reactor;
+    }
     const uint32_t size = request->page_size() == 0 ? 100 : std::min(request->page_size(), 1000u);
     auto page = node_.ledger().history(request->subject(), request->page_token(), size);
     if (!page.is_ok()) {
@@ -448,7 +464,11 @@ class QueryServiceImpl final : public v1::QueryService::CallbackService {
         reactor->Finish(s);
         return reactor;
       }
-      node_.record_access(caller, "GetEvent", record->entry->subject());
+      if (auto logged = node_.record_access(caller, "GetEvent", record->entry->subject());
+          !logged.is_ok()) {
+        reactor->Finish(to_grpc(logged));
+        return reactor;
+      }
       *response->mutable_entry() = *record->entry;
     }
     *response->mutable_event() = record->signed_event;
@@ -462,16 +482,17 @@ class QueryServiceImpl final : public v1::QueryService::CallbackService {
   grpc::ServerWriteReactor<v1::SubjectStatus>* WatchSubject(
       CallbackServerContext* context, const v1::WatchRequest* request) override {
     const Caller caller = node_.caller_of(*context);
+    class Refuse final : public grpc::ServerWriteReactor<v1::SubjectStatus> {
+     public:
+      explicit Refuse(Status s) { Finish(s); }
+      void OnDone() override { delete this; }
+    };
     const Status s = admit_subject(caller, request->subject());
-    if (!s.ok()) {
-      class Refuse final : public grpc::ServerWriteReactor<v1::SubjectStatus> {
-       public:
-        explicit Refuse(Status s) { Finish(s); }
-        void OnDone() override { delete this; }
-      };
-      return new Refuse(s);
+    if (!s.ok()) return new Refuse(s);
+    if (auto logged = node_.record_access(caller, "WatchSubject", request->subject());
+        !logged.is_ok()) {
+      return new Refuse(to_grpc(logged));
     }
-    node_.record_access(caller, "WatchSubject", request->subject());
     return new WatchReactor(node_, caller, request->subject());
   }
 

@@ -44,6 +44,10 @@ struct ClusterOptions {
   // Every node holds the signing key of one agency (samr, sta, court in turn) and cosigns
   // checkpoints this often.
   uint64_t checkpoint_interval_ms = 200;
+  // Data directory of a node elsewhere than <cluster dir>/node<id> (e.g. on a small file system).
+  std::map<uint64_t, std::string> data_dirs;
+  // limits.min_free_disk_bytes of every node; nullopt keeps credd's default.
+  std::optional<uint64_t> min_free_disk_bytes;
 };
 
 // A client context with the role header (empty role = public caller) and a deadline.
@@ -100,8 +104,8 @@ class Cluster {
   std::optional<v1::ClusterStatusResponse> status(uint64_t id,
                                                   std::chrono::milliseconds deadline = 2s);
 
-  // Waits until the running nodes agree on one leader that is itself running and says it
-  // leads; REQUIREs that this happens within `timeout`. Returns the leader's id.
+  // Waits until the running nodes (but those read-only for a storage problem) agree on one leader
+  // that is itself running and says it leads; REQUIREs that this happens within `timeout`. Returns the leader's id.
   uint64_t wait_for_leader(std::chrono::milliseconds timeout = 20s);
 
   // Waits until every node in `ids` reports the same applied index, equal to the leader's
