@@ -24,6 +24,8 @@ using consensus::NodeId;
 namespace {
 
 constexpr size_t kVerifyChunk = 64;
+// Blocks re-checked at start-up (node/storage_faults.cc); operators check all on command.
+constexpr uint64_t kStartupCheckBlocks = 64;
 
 std::string subject_key(const v1::Subject& s) {
   return std::to_string(static_cast<int>(s.kind())) + "/" + s.id();
@@ -167,6 +169,17 @@ base::Status Node::open() {
                              ? config_.limits.verify_threads
                              : std::max(1u, std::thread::hardware_concurrency());
   verify_pool_ = std::make_unique<asio::thread_pool>(threads);
+  {
+    // A cheap look at the newest blocks: what a crash or a bad disk most likely hit.
+    const uint64_t head = ledger_->head().height();
+    ASSIGN_OR_RETURN(startup_damages_,
+                     ledger_->verify_stored(head > kStartupCheckBlocks ? head - kStartupCheckBlocks + 1 : 1,
+                                            head));
+    if (!startup_damages_.empty()) {
+      damaged_height_ = startup_damages_.front().height;
+      damage_reason_ = startup_damages_.front().reason;
+    }
+  }
   metrics_.height = ledger_->head().height();
   metrics_.tree_size = ledger_->head().tree_size();
   metrics_.applied_index = ledger_->cursor();
@@ -237,6 +250,7 @@ base::Status Node::start() {
   }
   update_peers(raft_->membership());
   loop_thread_ = std::thread([this] { loop_.run(); });
+  on_damage_found(std::move(startup_damages_));
   asio::post(loop_, [this] {
     on_tick();
     checkpoint_round();
@@ -920,6 +934,10 @@ void Node::cluster_status(std::function<void(v1::ClusterStatusResponse)> then) {
       r.set_role("read-only");
       r.set_leader_id(0);
       r.clear_leader_address();
+    } else if (auto damage = storage_damage()) {
+      r.set_storage_problem("stored data damaged at height " +
+                            std::to_string(damaged_height_.load()) + ": " + *damage +
+                            "; repairing from peers");
     }
     const auto& m = raft_->membership();
     const uint64_t last = raft_->last_index();

@@ -141,6 +141,19 @@ class Node {
   // RESOURCE_EXHAUSTED naming the problem if storage_problem(); OK otherwise.
   grpc::Status refuse_writes_if_degraded() const;
 
+  // Damaged storage. The node checks its last blocks when it opens (and every height on
+  // operator command, verify_storage); a damaged height is refused to readers of blocks and
+  // proofs (FAILED_PRECONDITION naming it) and repaired in the background from peers' copies,
+  // verified against this node's own chain (ledger::Ledger::repair).
+  // The lowest damaged height and why, or nullopt. Any thread.
+  std::optional<std::string> storage_damage() const;
+  // FAILED_PRECONDITION if a damaged height lies in from..to; OK otherwise. Any thread.
+  grpc::Status refuse_if_damaged(uint64_t from, uint64_t to) const;
+  // Checks RocksDB's checksums of every file and heights from..to (0 = head), on a helper
+  // thread; damage found starts a repair. `then` gets the damages (empty: all is well).
+  void verify_storage(uint64_t from, uint64_t to,
+                      std::function<void(base::Result<std::vector<ledger::Damage>>)> then);
+
  private:
   explicit Node(NodeConfig config);
   base::Status open();
@@ -172,6 +185,9 @@ class Node {
   void retry_storage();
   // kBusy if data_dir has less than limits.min_free_disk_bytes free. Any thread.
   base::Status check_disk_space() const;
+  // Records damage found (any thread) and starts one repair thread if none runs.
+  void on_damage_found(std::vector<ledger::Damage> damages);
+  void repair_storage(std::vector<ledger::Damage> damages);
   std::vector<ledger::SignatureState> verify_block_signatures(const v1::BlockBody& body,
                                                               std::vector<ledger::Hash>& hashes);
   void persist_address(consensus::NodeId id, const std::string& address);
@@ -250,6 +266,11 @@ class Node {
   std::atomic<bool> storage_degraded_{false};
   mutable std::mutex storage_mu_;
   std::string storage_problem_;  // GUARDED_BY(storage_mu_)
+  // Lowest damaged height (0 = none known) and why; a repair thread runs while repairing_.
+  std::atomic<uint64_t> damaged_height_{0};
+  std::string damage_reason_;    // GUARDED_BY(storage_mu_)
+  bool repairing_ = false;       // GUARDED_BY(storage_mu_)
+  std::vector<ledger::Damage> startup_damages_;  // found by open(), repaired once started
 };
 
 }  // namespace node

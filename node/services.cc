@@ -547,6 +547,8 @@ class AuditServiceImpl final : public v1::AuditService::CallbackService {
                                                " is beyond the head at " + std::to_string(head));
     } else if (request->from_height() > to) {
       s = Status(StatusCode::INVALID_ARGUMENT, "from_height is above to_height");
+    } else {
+      s = node_.refuse_if_damaged(request->from_height(), to);  // known damage: say so first
     }
     if (!s.ok()) {
       class Refuse final : public grpc::ServerWriteReactor<v1::Block> {
@@ -586,6 +588,11 @@ class AuditServiceImpl final : public v1::AuditService::CallbackService {
     const Caller caller = node_.caller_of(*context);
     if (caller.role == Role::kPublic) {
       reactor->Finish(permission_denied(caller, "read inclusion proofs (their leaf is the event)"));
+      return reactor;
+    }
+    // A proof combines Merkle nodes of any height: none while some are known damaged.
+    if (Status damaged = node_.refuse_if_damaged(0, UINT64_MAX); !damaged.ok()) {
+      reactor->Finish(damaged);
       return reactor;
     }
     const bool by_size = request->tree_size() != 0;
@@ -643,6 +650,10 @@ class AuditServiceImpl final : public v1::AuditService::CallbackService {
                                           const v1::ConsistencyProofRequest* request,
                                           v1::ConsistencyProofResponse* response) override {
     auto* reactor = context->DefaultReactor();
+    if (Status damaged = node_.refuse_if_damaged(0, UINT64_MAX); !damaged.ok()) {
+      reactor->Finish(damaged);
+      return reactor;
+    }
     if (request->old_size() != 0) {
       reactor->Finish(prove_consistency_of_sizes(request->old_size(), request->new_size(), response));
       return reactor;
@@ -811,6 +822,27 @@ class AdminServiceImpl final : public v1::AdminService::CallbackService {
     auto* reactor = context->DefaultReactor();
     if (!allowed(*context, reactor)) return reactor;
     run(reactor, response, Node::AdminOp::kCompact, {}, [] {});
+    return reactor;
+  }
+
+  ServerUnaryReactor* VerifyStorage(CallbackServerContext* context,
+                                    const v1::VerifyStorageRequest* request,
+                                    v1::VerifyStorageResponse* response) override {
+    auto* reactor = context->DefaultReactor();
+    if (!allowed(*context, reactor)) return reactor;
+    node_.verify_storage(request->from_height(), request->to_height(),
+                         [this, reactor, response](base::Result<std::vector<ledger::Damage>> r) {
+                           if (!r.is_ok()) return reactor->Finish(to_grpc(r.status()));
+                           response->set_head_height(node_.ledger().head().height());
+                           for (const ledger::Damage& d : *r) {
+                             v1::StorageDamage* out = response->add_damages();
+                             out->set_height(d.height);
+                             out->set_block(d.block);
+                             out->set_reason(d.reason);
+                           }
+                           response->set_repair_started(!r->empty());
+                           reactor->Finish(Status::OK);
+                         });
     return reactor;
   }
 

@@ -1,4 +1,16 @@
-// Storage faults of a running node: a full disk.
+// Storage faults of a running node: a full disk, and damaged stored data.
+//
+// Damaged data. open() re-checks the last kStartupCheckBlocks blocks (ledger::verify_stored:
+// hash links, events, receipts, Merkle nodes); an operator runs the same check over every
+// height, plus RocksDB's checksums of every file, with `credctl storage verify`. Damage found
+// is refused to readers (GetBlocks over a damaged height and proofs answer FAILED_PRECONDITION
+// naming the height; block() and event() reads already answer DATA_LOSS for bytes that do not
+// match their hashes) and repaired at once, in the background: each damaged block is fetched
+// from a peer (AuditService.GetBlocks) and written only if it is the block this node's own
+// chain commits to (ledger::Ledger::repair), Merkle nodes are recomputed, and the heights are
+// verified again. A repair that finds no good copy retries every kRepairRetryInterval. The
+// node keeps taking part in Raft meanwhile: applying new blocks needs only the head, the view
+// and the index, which the check does not cover and a damaged history does not affect.
 //
 // Before each write the loop makes (a Raft Ready that persists something, a checkpoint, an
 // access record) it checks that data_dir's file system has limits.min_free_disk_bytes free
@@ -27,6 +39,9 @@
 #include <spdlog/spdlog.h>
 #include <sys/statvfs.h>
 
+#include <future>
+#include <thread>
+
 #include "node/node.h"
 
 namespace node {
@@ -34,6 +49,7 @@ namespace node {
 namespace {
 constexpr auto kStorageRetryInterval = std::chrono::milliseconds(500);
 constexpr size_t kProbeBytes = 64 << 10;
+constexpr auto kRepairRetryInterval = std::chrono::seconds(2);
 }  // namespace
 
 std::optional<std::string> Node::storage_problem() const {
@@ -125,6 +141,169 @@ void Node::retry_storage() {
   spdlog::warn("node {}: writes succeed again at {}; rejoining at applied index {}",
                config_.node_id, config_.data_dir, ledger_->cursor());
   schedule_ready();
+}
+
+// ---------------------------------------------------------------------------------------------
+// Damaged storage
+
+std::optional<std::string> Node::storage_damage() const {
+  if (damaged_height_.load() == 0) return std::nullopt;
+  std::lock_guard<std::mutex> lock(storage_mu_);
+  return damage_reason_;
+}
+
+grpc::Status Node::refuse_if_damaged(uint64_t from, uint64_t to) const {
+  const uint64_t damaged = damaged_height_.load();
+  if (damaged == 0 || damaged < from || damaged > to) return grpc::Status::OK;
+  return grpc::Status(grpc::StatusCode::FAILED_PRECONDITION,
+                      "stored data of this node is damaged at height " + std::to_string(damaged) +
+                          " (" + storage_damage().value_or("") +
+                          "); it is being repaired from peers: ask another node");
+}
+
+void Node::on_damage_found(std::vector<ledger::Damage> damages) {
+  if (damages.empty()) return;
+  for (const ledger::Damage& d : damages) {
+    spdlog::critical("node {}: stored data damaged at height {}: {}", config_.node_id, d.height,
+                     d.reason);
+  }
+  {
+    std::lock_guard<std::mutex> lock(storage_mu_);
+    const uint64_t known = damaged_height_.load();
+    if (known == 0 || damages.front().height <= known) {
+      damaged_height_ = damages.front().height;
+      damage_reason_ = damages.front().reason;
+    }
+    if (repairing_) return;  // the running repair verifies again when it is done
+    repairing_ = true;
+  }
+  {
+    std::lock_guard<std::mutex> lock(catch_up_mu_);  // stop() waits for these threads too
+    if (stopped_.load()) return;
+    ++catch_ups_running_;
+  }
+  std::thread([this, damages = std::move(damages)]() mutable {
+    repair_storage(std::move(damages));
+    std::lock_guard<std::mutex> lock(catch_up_mu_);
+    --catch_ups_running_;
+    catch_up_cv_.notify_all();
+  }).detach();
+}
+
+void Node::repair_storage(std::vector<ledger::Damage> damages) {
+  auto on_loop = [this](std::function<base::Status()> fn) {
+    std::promise<base::Status> done;
+    boost::asio::post(loop_, [&] { done.set_value(fn()); });
+    return done.get_future().get();
+  };
+  auto fetch = [this](consensus::NodeId peer, uint64_t height) -> std::optional<v1::Block> {
+    auto channel = channel_to(peer);
+    if (!channel) return std::nullopt;
+    auto stub = v1::AuditService::NewStub(channel);
+    grpc::ClientContext context;
+    if (insecure()) {
+      context.AddMetadata("x-credledger-role", "node:" + std::to_string(config_.node_id));
+    }
+    context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(10));
+    v1::GetBlocksRequest request;
+    request.set_from_height(height);
+    request.set_to_height(height);
+    auto reader = stub->GetBlocks(&context, request);
+    v1::Block block;
+    const bool got = reader->Read(&block);
+    if (got) context.TryCancel();
+    const grpc::Status finished = reader->Finish();
+    if (!got || (!finished.ok() && finished.error_code() != grpc::StatusCode::CANCELLED) ||
+        block.header().height() != height) {
+      spdlog::warn("repair: node {} did not serve block {}: {}", peer, height,
+                   finished.error_message());
+      return std::nullopt;
+    }
+    return block;
+  };
+  for (int attempt = 0; !stopped_.load(); ++attempt) {
+    if (attempt > 0) {
+      const auto until = std::chrono::steady_clock::now() + kRepairRetryInterval;
+      while (!stopped_.load() && std::chrono::steady_clock::now() < until) {
+        std::this_thread::sleep_for(std::chrono::milliseconds(50));
+      }
+      if (stopped_.load()) break;
+    }
+    std::map<uint64_t, v1::Block> copies;
+    const auto peers = transport_->addresses();
+    for (const ledger::Damage& d : damages) {
+      if (!d.block) continue;
+      for (const auto& [peer, address] : peers) {
+        if (auto block = fetch(peer, d.height)) {
+          copies[d.height] = std::move(*block);
+          break;
+        }
+      }
+    }
+    // A copy that does not verify is refused inside repair(): the next attempt asks again
+    // (possibly another peer first, as peers answer).
+    const base::Status s = on_loop([&] { return ledger_->repair(damages, copies); });
+    if (!s.is_ok()) {
+      spdlog::error("node {}: repair of heights {}..{} failed (attempt {}): {}", config_.node_id,
+                    damages.front().height, damages.back().height, attempt + 1, s.to_string());
+      continue;
+    }
+    spdlog::warn("node {}: repaired {} damaged height(s) from {} to {} with verified copies",
+                 config_.node_id, damages.size(), damages.front().height, damages.back().height);
+    // Damage reported while this repair ran is checked again over the whole chain.
+    auto again = ledger_->verify_stored(0, ledger_->head().height());
+    if (again.is_ok() && !again->empty()) {
+      damages = std::move(*again);
+      for (const ledger::Damage& d : damages) {
+        spdlog::critical("node {}: stored data damaged at height {}: {}", config_.node_id,
+                         d.height, d.reason);
+      }
+      std::lock_guard<std::mutex> lock(storage_mu_);
+      damaged_height_ = damages.front().height;
+      damage_reason_ = damages.front().reason;
+      continue;
+    }
+    std::lock_guard<std::mutex> lock(storage_mu_);
+    damaged_height_ = 0;
+    damage_reason_.clear();
+    repairing_ = false;
+    return;
+  }
+  std::lock_guard<std::mutex> lock(storage_mu_);
+  repairing_ = false;
+}
+
+void Node::verify_storage(uint64_t from, uint64_t to,
+                          std::function<void(base::Result<std::vector<ledger::Damage>>)> then) {
+  {
+    std::lock_guard<std::mutex> lock(catch_up_mu_);
+    if (stopped_.load()) return then(base::Status::unavailable("node is stopping"));
+    ++catch_ups_running_;
+  }
+  std::thread([this, from, to, then = std::move(then)] {
+    struct Done {
+      Node* node;
+      ~Done() {
+        std::lock_guard<std::mutex> lock(node->catch_up_mu_);
+        --node->catch_ups_running_;
+        node->catch_up_cv_.notify_all();
+      }
+    } done_guard{this};
+    // RocksDB's own checksums of every table file first: bytes flipped on disk anywhere.
+    rocksdb::Status checksums = db_->db()->VerifyChecksum();
+    if (!checksums.ok()) {
+      spdlog::critical("node {}: RocksDB checksum verification failed: {}", config_.node_id,
+                       checksums.ToString());
+    }
+    const uint64_t head = ledger_->head().height();
+    auto damages = ledger_->verify_stored(from, to == 0 ? head : to);
+    if (damages.is_ok() && !checksums.ok() && damages->empty()) {
+      // Damage outside the chain (view, index, Raft log): not repairable from peers' blocks.
+      return then(base::Status::corruption("RocksDB checksums: " + checksums.ToString()));
+    }
+    if (damages.is_ok()) on_damage_found(*damages);
+    then(std::move(damages));
+  }).detach();
 }
 
 }  // namespace node

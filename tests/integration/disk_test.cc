@@ -5,6 +5,9 @@
 // committing, that it resumes by itself once the filler file is removed, catches up to the same
 // head, holds every acknowledged event, and restarts cleanly after kill -9.
 // Needs CAP_SYS_ADMIN for mount(2); without it the test says so and checks nothing.
+// Damaged storage: events of a stopped node are replaced behind its back; it names the damaged
+// height, refuses those blocks, and repairs them from its peers at start-up and on the
+// operator's VerifyStorage.
 #include <sys/mount.h>
 #include <sys/statvfs.h>
 #include <unistd.h>
@@ -16,6 +19,8 @@
 #include <fstream>
 #include <thread>
 
+#include "ledger/db.h"
+#include "ledger/internal/keys.h"
 #include "tests/integration/events.h"
 
 namespace integration {
@@ -238,6 +243,155 @@ TEST_CASE("a node whose disk fills turns read-only, loses nothing and resumes", 
   check_same_head(restarted);
   CHECK(restarted.front().height() >= before_kill.front().height());
   check_all_acked();
+}
+
+}  // namespace integration
+
+namespace integration {
+namespace {
+
+// Replaces event `index` of block `height` in a stopped node's database with another valid
+// event: the bytes change, RocksDB's checksums still hold, only the ledger's hashes notice.
+void forge_event(const std::string& data_dir, uint64_t height, uint32_t index,
+                 const std::string& event_id) {
+  ledger::Database::Options options;
+  options.create_if_missing = false;
+  options.extra_column_families = {"raft_log", "raft_state", "node_meta", "access",
+                                   "checkpoints"};
+  auto db = ledger::Database::open(data_dir + "/db", options);
+  INFO(db.status().to_string());
+  REQUIRE(db.is_ok());
+  const v1::SignedEvent forged = signed_event(event_id, kSta, ledger_test::enterprise(777777));
+  rocksdb::WriteOptions synced;
+  synced.sync = true;
+  REQUIRE((*db)->db()->Put(synced, (*db)->cf("events"), ledger::internal::event_key(height, index),
+                           forged.SerializeAsString()).ok());
+}
+
+grpc::Status read_blocks(Cluster& cluster, uint64_t node, uint64_t from, uint64_t to,
+                         std::vector<v1::Block>* out = nullptr) {
+  v1::GetBlocksRequest request;
+  request.set_from_height(from);
+  request.set_to_height(to);
+  auto context = context_as("auditor:harness", 30s);
+  auto reader = cluster.audit(node)->GetBlocks(context.get(), request);
+  v1::Block block;
+  while (reader->Read(&block)) {
+    if (out) out->push_back(block);
+  }
+  return reader->Finish();
+}
+
+std::string wait_storage_problem_gone(Cluster& cluster, uint64_t node,
+                                      std::chrono::milliseconds timeout) {
+  const auto deadline = std::chrono::steady_clock::now() + timeout;
+  std::string problem = "no answer";
+  while (std::chrono::steady_clock::now() < deadline) {
+    if (auto s = cluster.status(node)) {
+      problem = s->storage_problem();
+      if (problem.empty()) break;
+    }
+    std::this_thread::sleep_for(100ms);
+  }
+  return problem;
+}
+
+}  // namespace
+
+TEST_CASE("a node with damaged blocks refuses them, names the height and repairs from peers",
+          "[integration]") {
+  Cluster cluster;
+  cluster.start_all();
+  cluster.wait_for_leader();
+  const std::vector<uint64_t> all = cluster.ids();
+  constexpr uint64_t kVictim = 3;
+  // 70 blocks of two events: more than the 64 newest blocks a node re-checks when it starts.
+  for (int b = 0; b < 70; ++b) {
+    const SubmitResult r = submit_somewhere(
+        cluster, all, agency_role(kSamr),
+        {signed_event("dmg-" + std::to_string(b) + "-a", kSamr, ledger_test::enterprise(b * 2)),
+         signed_event("dmg-" + std::to_string(b) + "-b", kSamr,
+                      ledger_test::enterprise(b * 2 + 1))});
+    INFO(describe(r.status));
+    REQUIRE(r.status.ok());
+  }
+  const auto before = cluster.wait_applied_equal(all);
+  check_same_head(before);
+  const uint64_t head = before.front().height();
+  REQUIRE(head >= 70);
+  const std::vector<v1::Block> reference = all_blocks(cluster, 1);
+
+  for (uint64_t id : all) cluster.stop(id);
+  const std::string data_dir = cluster.dir() + "/node3";
+  forge_event(data_dir, head - 2, 0, "forged-recent");  // inside the start-up check
+  forge_event(data_dir, 2, 1, "forged-old");            // only a full check finds it
+
+  // Alone, the victim finds the recent damage at start, says where, and refuses those blocks.
+  cluster.start(kVictim);
+  auto status = cluster.status(kVictim);
+  REQUIRE(status);
+  INFO(status->storage_problem());
+  CHECK(status->storage_problem().find("damaged at height " + std::to_string(head - 2)) !=
+        std::string::npos);
+  const grpc::Status refused = read_blocks(cluster, kVictim, head - 5, head);
+  CHECK(refused.error_code() == grpc::StatusCode::FAILED_PRECONDITION);
+  CHECK(refused.error_message().find("height " + std::to_string(head - 2)) != std::string::npos);
+  // Damage it does not know of yet is still never served: the block's own hashes fail.
+  const grpc::Status unknown = read_blocks(cluster, kVictim, 1, 5);
+  CHECK(unknown.error_code() == grpc::StatusCode::DATA_LOSS);
+  CHECK(unknown.error_message().find("block 2") != std::string::npos);
+  CHECK(cluster.log_text(kVictim).find("stored data damaged at height " +
+                                       std::to_string(head - 2)) != std::string::npos);
+
+  // With its peers back it repairs itself from their copies.
+  cluster.start(1);
+  cluster.start(2);
+  {
+    const std::string problem = wait_storage_problem_gone(cluster, kVictim, 30s);
+    INFO(problem << "\n" << cluster.log_tails());
+    REQUIRE(problem.empty());
+  }
+  std::vector<v1::Block> recent;
+  REQUIRE(read_blocks(cluster, kVictim, head - 5, head, &recent).ok());
+  REQUIRE(recent.size() == 6);
+  for (const v1::Block& b : recent) {
+    CHECK(b.SerializeAsString() == reference[b.header().height() - 1].SerializeAsString());
+  }
+
+  // The operator's full check finds the old damage too, and the same repair fixes it.
+  v1::VerifyStorageResponse verified;
+  {
+    auto context = context_as("operator:harness", 60s);
+    const grpc::Status s = cluster.admin(kVictim)->VerifyStorage(
+        context.get(), v1::VerifyStorageRequest(), &verified);
+    INFO(describe(s));
+    REQUIRE(s.ok());
+  }
+  REQUIRE(verified.damages_size() >= 1);
+  CHECK(verified.damages(0).height() == 2);
+  CHECK(verified.damages(0).block());
+  CHECK(verified.repair_started());
+  {
+    const std::string problem = wait_storage_problem_gone(cluster, kVictim, 30s);
+    INFO(problem << "\n" << cluster.log_tails());
+    REQUIRE(problem.empty());
+  }
+  cluster.wait_for_leader();
+  const auto after = cluster.wait_applied_equal(all);
+  check_same_head(after);
+  const std::vector<v1::Block> repaired = all_blocks(cluster, kVictim);
+  REQUIRE(repaired.size() >= reference.size());
+  for (size_t h = 0; h < reference.size(); ++h) {
+    INFO("block " << h + 1);
+    CHECK(repaired[h].SerializeAsString() == reference[h].SerializeAsString());
+  }
+  {
+    auto context = context_as("operator:harness", 60s);
+    v1::VerifyStorageResponse again;
+    REQUIRE(cluster.admin(kVictim)->VerifyStorage(context.get(), v1::VerifyStorageRequest(),
+                                                  &again).ok());
+    CHECK(again.damages_size() == 0);
+  }
 }
 
 }  // namespace integration
