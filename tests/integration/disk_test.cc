@@ -324,7 +324,7 @@ TEST_CASE("a node with damaged blocks refuses them, names the height and repairs
   for (uint64_t id : all) cluster.stop(id);
   const std::string data_dir = cluster.dir() + "/node3";
   forge_event(data_dir, head - 2, 0, "forged-recent");  // inside the start-up check
-  forge_event(data_dir, 2, 1, "forged-old");            // only a full check finds it
+  forge_event(data_dir, 2, 1, "forged-old");            // outside it
 
   // Alone, the victim finds the recent damage at start, says where, and refuses those blocks.
   cluster.start(kVictim);
@@ -358,7 +358,20 @@ TEST_CASE("a node with damaged blocks refuses them, names the height and repairs
     CHECK(b.SerializeAsString() == reference[b.header().height() - 1].SerializeAsString());
   }
 
-  // The operator's full check finds the old damage too, and the same repair fixes it.
+  // After a repair the node checks every height again: the old damage is found and repaired
+  // the same way.
+  CHECK(cluster.log_text(kVictim).find("stored data damaged at height 2:") != std::string::npos);
+
+  // Old damage alone is not seen at start (only the newest 64 blocks are), but the operator's
+  // full check finds it, and the same repair fixes it.
+  cluster.stop(kVictim);
+  forge_event(data_dir, 3, 0, "forged-old-2");
+  cluster.start(kVictim);
+  {
+    auto s = cluster.status(kVictim);
+    REQUIRE(s);
+    CHECK(s->storage_problem().empty());
+  }
   v1::VerifyStorageResponse verified;
   {
     auto context = context_as("operator:harness", 60s);
@@ -368,7 +381,7 @@ TEST_CASE("a node with damaged blocks refuses them, names the height and repairs
     REQUIRE(s.ok());
   }
   REQUIRE(verified.damages_size() >= 1);
-  CHECK(verified.damages(0).height() == 2);
+  CHECK(verified.damages(0).height() == 3);
   CHECK(verified.damages(0).block());
   CHECK(verified.repair_started());
   {
