@@ -39,7 +39,8 @@ base::Status from_rocks(const rocksdb::Status& status, std::string_view what) {
   if (status.IsInvalidArgument() || status.IsNotSupported()) {
     return base::Status::invalid_argument(std::move(message));
   }
-  if (status.IsBusy() || status.IsTimedOut() || status.IsTryAgain()) {
+  // A full disk is a limit that lifts when space is freed (kBusy), not a broken device.
+  if (status.IsBusy() || status.IsTimedOut() || status.IsTryAgain() || status.IsNoSpace()) {
     return base::Status::busy(std::move(message));
   }
   return base::Status::io_error(std::move(message));

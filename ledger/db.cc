@@ -34,6 +34,10 @@ base::Result<std::unique_ptr<Database>> Database::open(const std::string& path,
   // column families that pin the oldest log. (A node with a million events restarted in 4 s,
   // nearly all of it replaying ~1 GB of WAL into memtables.)
   db_options.max_total_wal_size = 256ull << 20;
+  // After a write fails for lack of space the owner decides when to Resume() (node/ does once
+  // space returns); RocksDB's own retry loop would try every second while the disk is still
+  // full, through a log writer that has already failed.
+  db_options.max_bgerror_resume_count = 0;
 
   rocksdb::BlockBasedTableOptions table;
   table.block_cache = rocksdb::NewLRUCache(options.block_cache_bytes);

@@ -10,6 +10,7 @@
 // with them from any thread; each sees the ledger before or after a whole block.
 #pragma once
 
+#include <map>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -58,6 +59,15 @@ struct EventRecord {
   v1::SignedEvent signed_event;
   v1::EventLocation location;          // height, index and receipt
   std::optional<v1::ViewEntry> entry;  // accepted events: as the view keeps it now
+};
+
+// A stored height whose bytes are wrong (ledger/integrity.cc).
+struct Damage {
+  uint64_t height = 0;
+  // The block or its events are wrong: only a copy from another node can restore them. If
+  // false, only Merkle nodes made by this block are wrong: they are recomputed from its events.
+  bool block = false;
+  std::string reason;  // what failed, naming the height (and the Merkle node)
 };
 
 struct ViewPage {
@@ -120,6 +130,29 @@ class Ledger {
   // header must link to its parent. kCorruption otherwise, naming the height.
   base::Result<v1::Block> block(uint64_t height) const;
 
+  // ---- integrity (ledger/integrity.cc) ----
+
+  // Re-checks what is stored for heights from..to (clamped to 1..head): every block as block()
+  // reads it (events root, link to its parent, receipts against the state root), each receipt
+  // against its event, the Merkle leaves of its accepted events and every Merkle node those
+  // leaves complete, the Merkle root at the block's tree size, and the head record against the
+  // head block. Returns the damaged heights in ascending order (at most `max_damages`); empty
+  // means all is well. Errors are storage errors other than bad bytes (kIOError).
+  // Any thread; sees each block before or after a concurrent apply.
+  base::Result<std::vector<Damage>> verify_stored(uint64_t from, uint64_t to,
+                                                  size_t max_damages = 100) const;
+
+  // Restores damaged heights: `copies` holds, for each height whose block is damaged, the block
+  // (header, events, receipts) as another node serves it. Each copy is accepted only if its
+  // header hashes to what this node's own chain commits to at that height (the next block's
+  // prev_hash, up to the head this node applied), its events give the header's events root,
+  // and its receipts match its events; Merkle nodes of every damaged height are then recomputed
+  // from the (restored) events. kCorruption naming the height if a copy does not verify or a
+  // needed one is missing; nothing of that height is written then.
+  // REQUIRES: the applying thread (nothing is applied concurrently).
+  base::Status repair(const std::vector<Damage>& damages,
+                      const std::map<uint64_t, v1::Block>& copies);
+
   // ---- events and proofs ----
 
   // kNotFound if no event with that id was ever in a block.
@@ -151,6 +184,8 @@ class Ledger {
   base::Result<std::optional<v1::EventLocation>> find_location(const std::string& key) const;
   base::Result<std::optional<v1::ViewEntry>> read_view_entry(const std::string& key) const;
   base::Status write(rocksdb::WriteBatch& batch, const std::string& what);
+  // The Merkle damage of a readable block at `height`, if any (integrity.cc).
+  base::Result<std::optional<std::string>> check_merkle(const v1::Block& block) const;
 
   Database& db_;
   std::shared_ptr<const Consortium> consortium_;

@@ -170,6 +170,8 @@ base::Result<NodeConfig> parse_config(const std::string& text, const std::string
           c.limits.submit_timeout_ms);
   get_u64(t["limits"]["verify_threads"], "limits.verify_threads", c.limits.verify_threads);
   get_u64(t["limits"]["max_watchers"], "limits.max_watchers", c.limits.max_watchers);
+  get_u64(t["limits"]["min_free_disk_bytes"], "limits.min_free_disk_bytes",
+          c.limits.min_free_disk_bytes);
   if (!error.empty()) return base::Status::invalid_argument(error);
   if (auto s = c.validate(); !s.is_ok()) return s.with_context(origin);
   return c;

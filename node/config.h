@@ -50,6 +50,11 @@ struct LimitsConfig {
   uint64_t submit_timeout_ms = 10000;  // a submit not committed by then answers UNAVAILABLE
   uint64_t verify_threads = 0;         // 0 = number of cores
   uint64_t max_watchers = 10000;
+  // Below this many free bytes on data_dir's file system the node stops writing: it refuses
+  // Submit (RESOURCE_EXHAUSTED), takes no part in Raft and keeps serving reads, until space
+  // returns (node/storage_faults.cc). Stopping short of a full disk leaves room for RocksDB's
+  // flushes and keeps its write-ahead log from failing mid-record. 0 = only on a full disk.
+  uint64_t min_free_disk_bytes = 256ULL << 20;
 };
 
 struct NodeConfig {

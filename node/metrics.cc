@@ -71,6 +71,8 @@ std::string Metrics::render() const {
           submits_refused.load());
   counter("credledger_proposals_total", "Raft entries proposed by this node as leader.",
           proposals.load());
+  gauge("credledger_storage_degraded",
+        "1 while this node refuses writes because its disk is full.", storage_degraded.load());
   counter("credledger_individual_queries_total", "Queries about individuals (access-logged).",
           individual_queries.load());
   {

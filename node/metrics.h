@@ -45,6 +45,7 @@ struct Metrics {
   std::atomic<uint64_t> submits_refused{0};
   std::atomic<uint64_t> proposals{0};
   std::atomic<uint64_t> individual_queries{0};
+  std::atomic<uint64_t> storage_degraded{0};  // 1 while the disk is full (read-only)
   Histogram submit_latency;
   Histogram query_latency;
 

@@ -24,6 +24,8 @@ using consensus::NodeId;
 namespace {
 
 constexpr size_t kVerifyChunk = 64;
+// Blocks re-checked at start-up (node/storage_faults.cc); operators check all on command.
+constexpr uint64_t kStartupCheckBlocks = 64;
 
 std::string subject_key(const v1::Subject& s) {
   return std::to_string(static_cast<int>(s.kind())) + "/" + s.id();
@@ -57,7 +59,8 @@ Node::Node(NodeConfig config)
       loop_work_(asio::make_work_guard(loop_)),
       tick_timer_(loop_),
       batch_timer_(loop_),
-      checkpoint_timer_(loop_) {}
+      checkpoint_timer_(loop_),
+      storage_retry_timer_(loop_) {}
 
 Node::~Node() { stop(); }
 
@@ -92,27 +95,10 @@ base::Status Node::open() {
   }
   ledger_ = std::move(opened).value();
 
-  consensus::Membership initial;
-  for (const auto& [id, address] : config_.peers) initial.voters.push_back(id);
-  ASSIGN_OR_RETURN(storage_, consensus::RocksLogStorage::attach(
-                                 db_->db(), db_->cf("raft_log"), db_->cf("raft_state"), initial));
-
   uint64_t seed = 0;
   randombytes_buf(&seed, sizeof seed);
   rng_ = std::make_unique<consensus::SplitMix64Rng>(seed);
-  consensus::Config rc;
-  rc.id = config_.node_id;
-  rc.election_timeout_ticks = config_.raft.election_ticks;
-  rc.heartbeat_ticks = config_.raft.heartbeat_ticks;
-  rc.max_inflight_msgs = config_.raft.max_inflight_msgs;
-  rc.max_size_per_msg_bytes = config_.raft.max_size_per_msg_bytes;
-  rc.max_uncommitted_bytes = config_.raft.max_uncommitted_bytes;
-  rc.max_entry_bytes = config_.limits.grpc_max_message_bytes - (64 << 10);
-  rc.applied = ledger_->cursor();
-  // The ledger may be ahead of the Raft log after a catch-up by block sync was interrupted
-  // between applying blocks and resetting the log: never hand out an index twice.
-  if (rc.applied > storage_->last_index()) rc.applied = storage_->last_index();
-  ASSIGN_OR_RETURN(raft_, consensus::Raft::create(rc, *storage_, *rng_));
+  RETURN_IF_ERROR(open_raft());
 
   // Addresses: the config's peers, then every address recorded in the replicated log.
   directory_ = config_.peers;
@@ -183,12 +169,48 @@ base::Status Node::open() {
                              ? config_.limits.verify_threads
                              : std::max(1u, std::thread::hardware_concurrency());
   verify_pool_ = std::make_unique<asio::thread_pool>(threads);
+  {
+    // A cheap look at the newest blocks: what a crash or a bad disk most likely hit.
+    const uint64_t head = ledger_->head().height();
+    ASSIGN_OR_RETURN(startup_damages_,
+                     ledger_->verify_stored(head > kStartupCheckBlocks ? head - kStartupCheckBlocks + 1 : 1,
+                                            head));
+    if (!startup_damages_.empty()) {
+      damaged_height_ = startup_damages_.front().height;
+      damage_reason_ = startup_damages_.front().reason;
+    }
+  }
   metrics_.height = ledger_->head().height();
   metrics_.tree_size = ledger_->head().tree_size();
   metrics_.applied_index = ledger_->cursor();
   spdlog::info("node {} opened {}: height {}, applied index {}, raft last index {}",
                config_.node_id, config_.data_dir, ledger_->head().height(), ledger_->cursor(),
                storage_->last_index());
+  return base::Status::ok();
+}
+
+base::Status Node::open_raft() {
+  // The core refers to the store: it goes first.
+  raft_.reset();
+  storage_.reset();
+  consensus::Membership initial;
+  for (const auto& [id, address] : config_.peers) initial.voters.push_back(id);
+  ASSIGN_OR_RETURN(storage_, consensus::RocksLogStorage::attach(
+                                 db_->db(), db_->cf("raft_log"), db_->cf("raft_state"), initial));
+
+  consensus::Config rc;
+  rc.id = config_.node_id;
+  rc.election_timeout_ticks = config_.raft.election_ticks;
+  rc.heartbeat_ticks = config_.raft.heartbeat_ticks;
+  rc.max_inflight_msgs = config_.raft.max_inflight_msgs;
+  rc.max_size_per_msg_bytes = config_.raft.max_size_per_msg_bytes;
+  rc.max_uncommitted_bytes = config_.raft.max_uncommitted_bytes;
+  rc.max_entry_bytes = config_.limits.grpc_max_message_bytes - (64 << 10);
+  rc.applied = ledger_->cursor();
+  // The ledger may be ahead of the Raft log after a catch-up by block sync was interrupted
+  // between applying blocks and resetting the log: never hand out an index twice.
+  if (rc.applied > storage_->last_index()) rc.applied = storage_->last_index();
+  ASSIGN_OR_RETURN(raft_, consensus::Raft::create(rc, *storage_, *rng_));
   return base::Status::ok();
 }
 
@@ -229,6 +251,7 @@ base::Status Node::start() {
   }
   update_peers(raft_->membership());
   loop_thread_ = std::thread([this] { loop_.run(); });
+  on_damage_found(std::move(startup_damages_));
   asio::post(loop_, [this] {
     on_tick();
     checkpoint_round();
@@ -322,16 +345,27 @@ void Node::schedule_ready() {
 }
 
 void Node::process_ready() {
-  if (stopped_.load()) return;
+  // A node that cannot write leaves its Raft core alone: nothing is persisted, so nothing may
+  // be sent or applied; retry_storage() replaces the core once writes succeed.
+  if (stopped_.load() || storage_degraded_.load()) return;
   while (raft_->has_ready()) {
     consensus::Ready rd = raft_->ready();
+    // A Ready that writes (entries, hard state, blocks) needs disk space; without it the Ready
+    // is dropped unsent along with the core (storage_faults.cc). One that only sends goes on.
+    if (!rd.entries.empty() || rd.hard_state || !rd.committed_entries.empty()) {
+      if (auto space = check_disk_space(); !space.is_ok()) {
+        return on_storage_write_failure("raft write", space);
+      }
+    }
     // 1. persist, synced: a vote or an acknowledgement below promises durable state.
     if (!rd.entries.empty()) {
-      if (auto s = storage_->append(rd.entries); !s.is_ok()) fatal("raft log append", s);
+      if (auto s = storage_->append(rd.entries); !s.is_ok()) {
+        return on_storage_write_failure("raft log append", s);
+      }
     }
     if (rd.hard_state) {
       if (auto s = storage_->set_hard_state(*rd.hard_state); !s.is_ok()) {
-        fatal("raft hard state write", s);
+        return on_storage_write_failure("raft hard state write", s);
       }
     }
     // 2. send.
@@ -342,7 +376,10 @@ void Node::process_ready() {
       for (const consensus::Entry& entry : rd.entries) preverify(entry);
     }
     // 3. apply.
-    for (const consensus::Entry& entry : rd.committed_entries) apply_entry(entry);
+    for (const consensus::Entry& entry : rd.committed_entries) {
+      apply_entry(entry);
+      if (storage_degraded_.load()) return;  // not applied: the new core hands it out again
+    }
     if (rd.membership) update_peers(*rd.membership);
     if (rd.soft_state) {
       leader_id_ = rd.soft_state->leader;
@@ -375,7 +412,7 @@ void Node::process_ready() {
 
 void Node::on_tick() {
   if (stopped_.load()) return;
-  raft_->tick();
+  if (!storage_degraded_.load()) raft_->tick();
   // Deadlines of submits that are still waiting for their events to commit.
   const auto now = std::chrono::steady_clock::now();
   while (!calls_.empty() && (calls_.front()->finished || calls_.front()->deadline <= now)) {
@@ -476,7 +513,9 @@ struct Node::PreVerified {
 void Node::apply_entry(const consensus::Entry& entry) {
   if (entry.index <= ledger_->cursor()) return;  // already in the ledger before a restart
   auto advance_cursor = [&] {
-    if (auto s = ledger_->set_cursor(entry.index); !s.is_ok()) fatal("record applied index", s);
+    if (auto s = ledger_->set_cursor(entry.index); !s.is_ok()) {
+      on_storage_write_failure("record applied index", s);
+    }
   };
   if (entry.type != consensus::EntryType::kNormal || entry.data.empty()) {
     advance_cursor();
@@ -613,7 +652,10 @@ void Node::apply_block_entry(const consensus::Entry& entry, const v1::BlockBody&
   input.log_index = entry.index;
   input.include_events = false;  // on_block_applied reads the events from the body
   auto block = ledger_->apply(body, input);
-  if (!block.is_ok()) fatal("apply block from entry " + std::to_string(entry.index), block.status());
+  if (!block.is_ok()) {
+    return on_storage_write_failure("apply block from entry " + std::to_string(entry.index),
+                                    block.status());
+  }
   on_block_applied(*block, body);
 }
 
@@ -759,6 +801,7 @@ void Node::finish_call(const std::shared_ptr<SubmitCall>& call) {
 
 void Node::on_submit_verified(std::shared_ptr<SubmitCall> call) {
   if (stopped_.load()) return fail_call(call, grpc_status(grpc::UNAVAILABLE, "node is stopping"));
+  if (auto refused = refuse_writes_if_degraded(); !refused.ok()) return fail_call(call, refused);
   if (!is_leader_) {
     const NodeId leader = leader_id_.load();
     if (leader == 0 || leader == config_.node_id) {
@@ -981,6 +1024,17 @@ void Node::cluster_status(std::function<void(v1::ClusterStatusResponse)> then) {
     r.set_tree_size(head.tree_size());
     r.set_merkle_root(head.merkle_root());
     r.set_role(consensus::role_name(raft_->role()));
+    if (auto problem = storage_problem()) {
+      // The core is idle until storage recovers: what it last believed is not news.
+      r.set_storage_problem(*problem);
+      r.set_role("read-only");
+      r.set_leader_id(0);
+      r.clear_leader_address();
+    } else if (auto damage = storage_damage()) {
+      r.set_storage_problem("stored data damaged at height " +
+                            std::to_string(damaged_height_.load()) + ": " + *damage +
+                            "; repairing from peers");
+    }
     const auto& m = raft_->membership();
     const uint64_t last = raft_->last_index();
     auto add = [&](NodeId id, bool voter) {
@@ -1027,6 +1081,7 @@ void Node::maybe_auto_compact() {
   // from the log, not by block sync.
   if (applied < compacted + 2 * keep) return;
   if (auto s = compact_log(applied - keep); !s.is_ok()) {
+    if (s.code() == base::Code::kBusy) return on_storage_write_failure("automatic compaction", s);
     spdlog::error("automatic compaction failed: {}", s.to_string());
   }
 }
@@ -1096,7 +1151,7 @@ void Node::admin(AdminOp op, NodeId id, std::string address,
 
 void Node::deliver(std::vector<consensus::Message> messages) {
   asio::post(loop_, [this, messages = std::move(messages)] {
-    if (stopped_.load()) return;
+    if (stopped_.load() || storage_degraded_.load()) return;  // cannot persist: no answer
     for (const consensus::Message& m : messages) {
       auto s = raft_->step(m);
       if (!s.is_ok()) spdlog::debug("raft message from {} ignored: {}", m.from, s.to_string());
@@ -1222,7 +1277,10 @@ void Node::catch_up(v1::CatchUpRequest request, std::function<void(v1::CatchUpRe
         break;
       }
       // Verified by replaying: every header field, receipt and root must come out the same.
-      auto s = on_loop([&] { return ledger_->apply_block(block, nullptr, block.log_index()); });
+      auto s = on_loop([&] {
+        RETURN_IF_ERROR(check_disk_space());
+        return ledger_->apply_block(block, nullptr, block.log_index());
+      });
       if (!s.is_ok()) {
         context.TryCancel();
         (void)reader->Finish();
@@ -1245,12 +1303,17 @@ void Node::catch_up(v1::CatchUpRequest request, std::function<void(v1::CatchUpRe
     point.membership.voters.assign(request.voters().begin(), request.voters().end());
     point.membership.learners.assign(request.learners().begin(), request.learners().end());
     auto s = on_loop([&]() -> base::Status {
+      // A store that failed a write is replaced before it is used again (storage_faults.cc).
+      if (storage_degraded_.load()) return base::Status::unavailable("this node's disk is full");
       if (raft_->commit_index() >= point.index) return base::Status::ok();  // caught up meanwhile
       // If the log already holds the point's entry, entries after it may have been acknowledged
       // to the leader: keep them; the leader's probing finds the match.
       auto term = raft_->term_at(point.index);
       if (term.is_ok() && *term == point.term) return base::Status::ok();
-      RETURN_IF_ERROR(storage_->reset(point));
+      if (auto reset = storage_->reset(point); !reset.is_ok()) {
+        if (reset.code() == base::Code::kBusy) on_storage_write_failure("reset raft log", reset);
+        return reset;
+      }
       RETURN_IF_ERROR(raft_->reset_log(point));
       // Blocks of an earlier, interrupted sync may already reach past the point: the cursor
       // never moves back, or those entries would be applied twice.
@@ -1305,6 +1368,7 @@ void Node::checkpoint_round() {
   });
   const uint64_t height = ledger_->head().height();
   if (height == 0 || height == last_checkpoint_height_) return;
+  if (storage_degraded_.load() || !check_disk_space().is_ok()) return;  // stores the checkpoint
   auto cp = ledger::checkpoint_at(*ledger_, height);
   if (!cp.is_ok()) {
     spdlog::error("cannot make checkpoint at height {}: {}", height, cp.status().to_string());
@@ -1370,6 +1434,7 @@ void Node::checkpoint_round() {
 }
 
 void Node::add_cosignature(uint64_t height, const ledger::NoteSignature& signature) {
+  if (storage_degraded_.load() || !check_disk_space().is_ok()) return;  // it stores the note
   auto recent = recent_checkpoints_.find(height);
   if (recent == recent_checkpoints_.end()) return;  // an answer to a round long gone
   ledger::CosignedCheckpoint checkpoint = recent->second;
@@ -1442,9 +1507,16 @@ void Node::remove_watcher(const v1::Subject& subject, SubjectWatcher* watcher) {
   if (it->second.empty()) watchers_.erase(it);
 }
 
-void Node::record_access(const Caller& caller, const std::string& method,
-                         const v1::Subject& subject) {
-  if (subject.kind() != v1::INDIVIDUAL && subject.kind() != v1::PROFESSIONAL) return;
+base::Status Node::record_access(const Caller& caller, const std::string& method,
+                                 const v1::Subject& subject) {
+  if (subject.kind() != v1::INDIVIDUAL && subject.kind() != v1::PROFESSIONAL) {
+    return base::Status::ok();
+  }
+  if (auto space = check_disk_space(); !space.is_ok()) {
+    return base::Status::busy("cannot record access to an individual's data (the query is "
+                              "refused): disk full at " + config_.data_dir + ": " +
+                              space.message());
+  }
   metrics_.individual_queries++;
   v1::AccessRecord record;
   record.set_sequence(++access_sequence_);
@@ -1457,8 +1529,13 @@ void Node::record_access(const Caller& caller, const std::string& method,
   ledger::put_u64(key, record.sequence());
   auto s = db_->db()->Put(rocksdb::WriteOptions(), db_->cf("access"), key,
                           record.SerializeAsString());
-  if (!s.ok()) spdlog::error("cannot write access record: {}", s.ToString());
+  if (!s.ok()) {
+    spdlog::error("cannot write access record, refusing {} by {}: {}", method, caller.to_string(),
+                  s.ToString());
+    return ledger::from_rocks(s, "record access to an individual's data (the query is refused)");
+  }
   spdlog::info("access: {} {} subject {}", caller.to_string(), method, subject.id());
+  return base::Status::ok();
 }
 
 base::Result<std::vector<v1::AccessRecord>> Node::access_log(uint64_t after, uint32_t limit) const {

@@ -123,12 +123,36 @@ class Node {
   base::Result<v1::CosignResponse> cosign_peer_checkpoint(uint64_t height, const std::string& body);
 
   // Queries about individuals are recorded (who, when, which subject) for auditors; a query
-  // about an organisation is not (callers need not check the subject's kind).
-  void record_access(const Caller& caller, const std::string& method, const v1::Subject& subject);
+  // about an organisation is not (callers need not check the subject's kind). An error (the
+  // record could not be written, e.g. the disk is full) means the query must be refused: no
+  // query about an individual goes unlogged.
+  base::Status record_access(const Caller& caller, const std::string& method, const v1::Subject& subject);
   base::Result<std::vector<v1::AccessRecord>> access_log(uint64_t after, uint32_t limit) const;
 
   // Wall clock in ms: the leader's block timestamps and "now" for as-of queries.
   static int64_t now_ms();
+
+  // ---- storage faults (node/storage_faults.cc) ----
+  // Why this node refuses writes now (its disk is full), or nullopt. Any thread. While set, the
+  // node serves reads from what it has, refuses Submit with RESOURCE_EXHAUSTED, and takes no
+  // part in Raft (it persists nothing, so it acknowledges and votes for nothing); it resumes on
+  // its own once a write succeeds again.
+  std::optional<std::string> storage_problem() const;
+  // RESOURCE_EXHAUSTED naming the problem if storage_problem(); OK otherwise.
+  grpc::Status refuse_writes_if_degraded() const;
+
+  // Damaged storage. The node checks its last blocks when it opens (and every height on
+  // operator command, verify_storage); a damaged height is refused to readers of blocks and
+  // proofs (FAILED_PRECONDITION naming it) and repaired in the background from peers' copies,
+  // verified against this node's own chain (ledger::Ledger::repair).
+  // The lowest damaged height and why, or nullopt. Any thread.
+  std::optional<std::string> storage_damage() const;
+  // FAILED_PRECONDITION if a damaged height lies in from..to; OK otherwise. Any thread.
+  grpc::Status refuse_if_damaged(uint64_t from, uint64_t to) const;
+  // Checks RocksDB's checksums of every file and heights from..to (0 = head), on a helper
+  // thread; damage found starts a repair. `then` gets the damages (empty: all is well).
+  void verify_storage(uint64_t from, uint64_t to,
+                      std::function<void(base::Result<std::vector<ledger::Damage>>)> then);
 
  private:
   explicit Node(NodeConfig config);
@@ -157,6 +181,17 @@ class Node {
   void maybe_auto_compact();
   void update_peers(const consensus::Membership& membership);
   void fatal(const std::string& what, const base::Status& status);
+  // (Re)creates the Raft log store and core from what the database holds.
+  base::Status open_raft();
+  // A write of the loop failed. A full disk (kBusy) makes the node read-only until a probe write
+  // succeeds again; any other failure is fatal. REQUIRES: loop thread.
+  void on_storage_write_failure(const std::string& what, const base::Status& status);
+  void retry_storage();
+  // kBusy if data_dir has less than limits.min_free_disk_bytes free. Any thread.
+  base::Status check_disk_space() const;
+  // Records damage found (any thread) and starts one repair thread if none runs.
+  void on_damage_found(std::vector<ledger::Damage> damages);
+  void repair_storage(std::vector<ledger::Damage> damages);
   std::vector<ledger::SignatureState> verify_block_signatures(const v1::BlockBody& body,
                                                               std::vector<ledger::Hash>& hashes);
   void persist_address(consensus::NodeId id, const std::string& address);
@@ -181,6 +216,7 @@ class Node {
   boost::asio::steady_timer tick_timer_;
   boost::asio::steady_timer batch_timer_;
   boost::asio::steady_timer checkpoint_timer_;
+  boost::asio::steady_timer storage_retry_timer_;
   std::unique_ptr<boost::asio::thread_pool> verify_pool_;
   std::thread loop_thread_;
   std::unique_ptr<grpc::Server> server_;
@@ -233,6 +269,16 @@ class Node {
   std::map<std::string, std::set<SubjectWatcher*>> watchers_;  // GUARDED_BY(watch_mu_)
   size_t watcher_count_ = 0;                                    // GUARDED_BY(watch_mu_)
   std::atomic<uint64_t> access_sequence_{0};
+
+  // Set by the loop when a write fails for lack of space, cleared when writes succeed again.
+  std::atomic<bool> storage_degraded_{false};
+  mutable std::mutex storage_mu_;
+  std::string storage_problem_;  // GUARDED_BY(storage_mu_)
+  // Lowest damaged height (0 = none known) and why; a repair thread runs while repairing_.
+  std::atomic<uint64_t> damaged_height_{0};
+  std::string damage_reason_;    // GUARDED_BY(storage_mu_)
+  bool repairing_ = false;       // GUARDED_BY(storage_mu_)
+  std::vector<ledger::Damage> startup_damages_;  // found by open(), repaired once started
 };
 
 }  // namespace node

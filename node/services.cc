@@ -127,6 +127,11 @@ class LedgerServiceImpl final : public v1::LedgerService::CallbackService {
       reactor->Finish(s);
       return reactor;
     }
+    // A node whose disk is full takes no new work (it could not persist it), at once.
+    if (Status refused = node_.refuse_writes_if_degraded(); !refused.ok()) {
+      reactor->Finish(refused);
+      return reactor;
+    }
     auto call = std::make_shared<SubmitCall>();
     call->caller = caller;
     call->events.assign(request->events().begin(), request->events().end());
@@ -235,7 +240,11 @@ class QueryServiceImpl final : public v1::QueryService::CallbackService {
       reactor->Finish(s);
       return reactor;
     }
-    node_.record_access(caller, "GetSubjectStatus", request->subject());
+    if (auto logged = node_.record_access(caller, "GetSubjectStatus", request->subject());
+        !logged.is_ok()) {
+      reactor->Finish(to_grpc(logged));
+      return reactor;
+    }
     const int64_t as_of = request->as_of_ms() ? request->as_of_ms() : Node::now_ms();
     auto answer = [this, reactor, response, caller, as_of, started, subject = request->subject()] {
       auto status = node_.ledger().status(subject, as_of);
@@ -278,7 +287,10 @@ class QueryServiceImpl final : public v1::QueryService::CallbackService {
       return reactor;
     }
     for (const auto& subject : request->subjects()) {
-      node_.record_access(caller, "CheckSubjects", subject);
+      if (auto logged = node_.record_access(caller, "CheckSubjects", subject); !logged.is_ok()) {
+        reactor->Finish(to_grpc(logged));
+        return reactor;
+      }
     }
     const int64_t as_of = request->as_of_ms() ? request->as_of_ms() : Node::now_ms();
     auto answer = [this, reactor, response, caller, as_of, request] {
@@ -346,7 +358,11 @@ class QueryServiceImpl final : public v1::QueryService::CallbackService {
       reactor->Finish(s);
       return reactor;
     }
-    node_.record_access(caller, "GetHistory", request->subject());
+    if (auto logged = node_.record_access(caller, "GetHistory", request->subject());
+        !logged.is_ok()) {
+      reactor->Finish(to_grpc(logged));
+      return reactor;
+    }
     auto page = node_.ledger().history(request->subject(), request->page_token(), size);
     if (!page.is_ok()) {
       reactor->Finish(to_grpc(page.status()));
@@ -378,7 +394,11 @@ class QueryServiceImpl final : public v1::QueryService::CallbackService {
         reactor->Finish(s);
         return reactor;
       }
-      node_.record_access(caller, "GetEvent", record->entry->subject());
+      if (auto logged = node_.record_access(caller, "GetEvent", record->entry->subject());
+          !logged.is_ok()) {
+        reactor->Finish(to_grpc(logged));
+        return reactor;
+      }
       *response->mutable_entry() = *record->entry;
     }
     *response->mutable_event() = record->signed_event;
@@ -392,16 +412,17 @@ class QueryServiceImpl final : public v1::QueryService::CallbackService {
   grpc::ServerWriteReactor<v1::SubjectStatus>* WatchSubject(
       CallbackServerContext* context, const v1::WatchRequest* request) override {
     const Caller caller = node_.caller_of(*context);
+    class Refuse final : public grpc::ServerWriteReactor<v1::SubjectStatus> {
+     public:
+      explicit Refuse(Status s) { Finish(s); }
+      void OnDone() override { delete this; }
+    };
     const Status s = admit_subject(caller, request->subject());
-    if (!s.ok()) {
-      class Refuse final : public grpc::ServerWriteReactor<v1::SubjectStatus> {
-       public:
-        explicit Refuse(Status s) { Finish(s); }
-        void OnDone() override { delete this; }
-      };
-      return new Refuse(s);
+    if (!s.ok()) return new Refuse(s);
+    if (auto logged = node_.record_access(caller, "WatchSubject", request->subject());
+        !logged.is_ok()) {
+      return new Refuse(to_grpc(logged));
     }
-    node_.record_access(caller, "WatchSubject", request->subject());
     return new WatchReactor(node_, caller, request->subject());
   }
 
@@ -446,7 +467,8 @@ class AuditServiceImpl final : public v1::AuditService::CallbackService {
                                                  const v1::GetBlocksRequest* request) override {
     const Caller caller = node_.caller_of(*context);
     uint64_t to = 0;
-    const Status s = check_get_blocks(caller, *request, node_.ledger().head().height(), &to);
+    Status s = check_get_blocks(caller, *request, node_.ledger().head().height(), &to);
+    if (s.ok()) s = node_.refuse_if_damaged(request->from_height(), to);  // known damage first
     if (!s.ok()) {
       class Refuse final : public grpc::ServerWriteReactor<v1::Block> {
        public:
@@ -485,6 +507,11 @@ class AuditServiceImpl final : public v1::AuditService::CallbackService {
     const Caller caller = node_.caller_of(*context);
     if (const Status s = check_inclusion_proof(caller); !s.ok()) {
       reactor->Finish(s);
+      return reactor;
+    }
+    // A proof combines Merkle nodes of any height: none while some are known damaged.
+    if (Status damaged = node_.refuse_if_damaged(0, UINT64_MAX); !damaged.ok()) {
+      reactor->Finish(damaged);
       return reactor;
     }
     const bool by_size = request->tree_size() != 0;
@@ -542,6 +569,10 @@ class AuditServiceImpl final : public v1::AuditService::CallbackService {
                                           const v1::ConsistencyProofRequest* request,
                                           v1::ConsistencyProofResponse* response) override {
     auto* reactor = context->DefaultReactor();
+    if (Status damaged = node_.refuse_if_damaged(0, UINT64_MAX); !damaged.ok()) {
+      reactor->Finish(damaged);
+      return reactor;
+    }
     if (request->old_size() != 0) {
       reactor->Finish(prove_consistency_of_sizes(request->old_size(), request->new_size(), response));
       return reactor;
@@ -707,6 +738,27 @@ class AdminServiceImpl final : public v1::AdminService::CallbackService {
     auto* reactor = context->DefaultReactor();
     if (!allowed(*context, reactor)) return reactor;
     run(reactor, response, Node::AdminOp::kCompact, {}, [] {});
+    return reactor;
+  }
+
+  ServerUnaryReactor* VerifyStorage(CallbackServerContext* context,
+                                    const v1::VerifyStorageRequest* request,
+                                    v1::VerifyStorageResponse* response) override {
+    auto* reactor = context->DefaultReactor();
+    if (!allowed(*context, reactor)) return reactor;
+    node_.verify_storage(request->from_height(), request->to_height(),
+                         [this, reactor, response](base::Result<std::vector<ledger::Damage>> r) {
+                           if (!r.is_ok()) return reactor->Finish(to_grpc(r.status()));
+                           response->set_head_height(node_.ledger().head().height());
+                           for (const ledger::Damage& d : *r) {
+                             v1::StorageDamage* out = response->add_damages();
+                             out->set_height(d.height);
+                             out->set_block(d.block);
+                             out->set_reason(d.reason);
+                           }
+                           response->set_repair_started(!r->empty());
+                           reactor->Finish(Status::OK);
+                         });
     return reactor;
   }
 

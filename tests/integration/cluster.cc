@@ -206,7 +206,10 @@ void Cluster::write_config(const NodeProcess& n, const std::map<uint64_t, std::s
                            bool join) const {
   std::ostringstream t;
   t << "node_id = " << n.id << "\n"
-    << "data_dir = \"" << dir_ << "/node" << n.id << "\"\n"
+    << "data_dir = \""
+    << (options_.data_dirs.count(n.id) ? options_.data_dirs.at(n.id)
+                                       : dir_ + "/node" + std::to_string(n.id))
+    << "\"\n"
     << "genesis = \"" << genesis_path_ << "\"\n"
     << "listen = \"" << n.address << "\"\n"
     << "log_level = \"" << options_.log_level << "\"\n"
@@ -222,7 +225,11 @@ void Cluster::write_config(const NodeProcess& n, const std::map<uint64_t, std::s
   }
   t << "\n[limits]\n"
     << "submit_timeout_ms = " << options_.submit_timeout_ms << "\n"
-    << "verify_threads = " << options_.verify_threads << "\n\n"
+    << "verify_threads = " << options_.verify_threads << "\n";
+  if (options_.min_free_disk_bytes) {
+    t << "min_free_disk_bytes = " << *options_.min_free_disk_bytes << "\n";
+  }
+  t << "\n"
     << "[peers]\n";
   for (const auto& [id, address] : peers) {
     const bool routed = options_.peer_route && id != n.id;
@@ -472,6 +479,8 @@ uint64_t Cluster::wait_for_leader(std::chrono::milliseconds timeout) {
       }
       last += "node " + std::to_string(id) + " says leader " + std::to_string(s->leader_id()) +
               " (" + s->role() + ", term " + std::to_string(s->term()) + "); ";
+      // A read-only node (its disk is full) takes no part in Raft until it recovers.
+      if (!s->storage_problem().empty()) continue;
       if (s->leader_id() == 0 || (agreed && *agreed != s->leader_id())) ok = false;
       agreed = s->leader_id();
     }

@@ -49,6 +49,10 @@ struct ClusterOptions {
   // `address`), written into `from`'s [peers]. Unset: every node dials the others directly. The
   // fault harness (tests/faults/) routes each directed link through its own proxy here.
   std::function<std::string(uint64_t from, uint64_t to, const std::string& address)> peer_route;
+  // Data directory of a node elsewhere than <cluster dir>/node<id> (e.g. on a small file system).
+  std::map<uint64_t, std::string> data_dirs;
+  // limits.min_free_disk_bytes of every node; nullopt keeps credd's default.
+  std::optional<uint64_t> min_free_disk_bytes;
 };
 
 // A client context with the role header (empty role = public caller) and a deadline.
@@ -115,8 +119,8 @@ class Cluster {
   std::optional<v1::ClusterStatusResponse> status(uint64_t id,
                                                   std::chrono::milliseconds deadline = 2s);
 
-  // Waits until the running nodes agree on one leader that is itself running and says it
-  // leads; REQUIREs that this happens within `timeout`. Returns the leader's id.
+  // Waits until the running nodes (but those read-only for a storage problem) agree on one leader
+  // that is itself running and says it leads; REQUIREs that this happens within `timeout`. Returns the leader's id.
   uint64_t wait_for_leader(std::chrono::milliseconds timeout = 20s);
 
   // Waits until every node in `ids` reports the same applied index, equal to the leader's
