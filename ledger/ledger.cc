@@ -529,11 +529,22 @@ base::Status Ledger::apply_block(const v1::Block& block,
     return mismatch("state_root", to_hex(want.state_root()), to_hex(have.state_root()));
   }
   ASSIGN_OR_RETURN(Hash hash, block_hash(have));
+  // As in apply(): the log position goes into the block's own atomic write. The owner skips the
+  // entries at or below cursor(); a synced block that left it behind would have the entries it
+  // already holds applied again as new blocks (if they commit during the sync, if the log is
+  // kept, or after a crash), forking the chain. The cursor never moves back.
+  const bool advance_cursor = log_index != 0 && log_index > cursor();
+  if (advance_cursor) {
+    std::string value;
+    put_u64(value, log_index);
+    batch.Put(meta_cf_, internal::kMetaCursor, value);
+  }
   RETURN_IF_ERROR(write(batch, "write block " + std::to_string(have.height())));
   frontier_ = std::move(frontier);
   std::lock_guard<std::mutex> lock(head_mutex_);
   head_ = have;
   head_hash_ = hash;
+  if (advance_cursor) cursor_ = log_index;
   return base::Status::ok();
 }
 

@@ -118,7 +118,8 @@ class Ledger {
   // body and checks that every header field and receipt comes out the same. kCorruption naming
   // the first field that differs; kInvalidArgument if it is not the next height. On error
   // nothing is written.
-  // log_index is recorded with the block like apply()'s (0 = none).
+  // log_index (0 = none) is recorded with the block and, as by apply(), in the same atomic
+  // write as cursor(), which it advances (a lower log_index leaves the cursor where it is).
   base::Status apply_block(const v1::Block& block,
                            const std::vector<SignatureState>* signatures = nullptr,
                            uint64_t log_index = 0);

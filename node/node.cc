@@ -207,9 +207,13 @@ base::Status Node::open_raft() {
   rc.max_uncommitted_bytes = config_.raft.max_uncommitted_bytes;
   rc.max_entry_bytes = config_.limits.grpc_max_message_bytes - (64 << 10);
   rc.applied = ledger_->cursor();
-  // The ledger may be ahead of the Raft log after a catch-up by block sync was interrupted
-  // between applying blocks and resetting the log: never hand out an index twice.
-  if (rc.applied > storage_->last_index()) rc.applied = storage_->last_index();
+  // Synced blocks advance the cursor, so the ledger may be ahead of the Raft log, and of its
+  // persisted commit index, after a catch-up by block sync that was interrupted before the log
+  // was reset, or that kept the log. The core refuses an applied index it does not know to be
+  // committed; entries it hands out again are skipped by apply_entry (index <= cursor).
+  const uint64_t committed =
+      std::max(storage_->hard_state().commit, storage_->compaction_point().index);
+  rc.applied = std::min({rc.applied, storage_->last_index(), committed});
   ASSIGN_OR_RETURN(raft_, consensus::Raft::create(rc, *storage_, *rng_));
   return base::Status::ok();
 }
@@ -1060,6 +1064,9 @@ void Node::cluster_status(std::function<void(v1::ClusterStatusResponse)> then) {
 }
 
 base::Status Node::compact_log(uint64_t index) {
+  // Callers pass the ledger's cursor, which a block sync moves ahead of the core's applied
+  // index; the core refuses a compaction beyond that (after storage has already compacted).
+  index = std::min(index, raft_->last_applied());
   const consensus::CompactionPoint point = storage_->compaction_point();
   if (index <= point.index) return base::Status::ok();
   // The blocks up to index must be durable before the entries they came from are dropped.

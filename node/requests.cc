@@ -144,23 +144,28 @@ Status check_get_event(const Caller& caller, const v1::GetEventRequest& request)
   return Status::OK;
 }
 
+Status check_height_range(uint64_t from_height, uint64_t to_height, uint64_t head_height,
+                          uint64_t* to) {
+  const uint64_t last = to_height == 0 ? head_height : to_height;
+  if (last > head_height) {
+    return Status(StatusCode::OUT_OF_RANGE, "to_height " + std::to_string(last) +
+                                                " is beyond the head at " +
+                                                std::to_string(head_height));
+  }
+  if (from_height > last) {
+    return Status(StatusCode::INVALID_ARGUMENT, "from_height is above to_height");
+  }
+  *to = last;
+  return Status::OK;
+}
+
 Status check_get_blocks(const Caller& caller, const v1::GetBlocksRequest& request,
                         uint64_t head_height, uint64_t* to_height) {
-  const uint64_t to = request.to_height() == 0 ? head_height : request.to_height();
   if (caller.role == Role::kPublic || caller.role == Role::kRelyingParty) {
     return permission_denied(caller, "read blocks (needs an auditor, agency, operator or node "
                                      "certificate)");
   }
-  if (to > head_height) {
-    return Status(StatusCode::OUT_OF_RANGE, "to_height " + std::to_string(to) +
-                                                " is beyond the head at " +
-                                                std::to_string(head_height));
-  }
-  if (request.from_height() > to) {
-    return Status(StatusCode::INVALID_ARGUMENT, "from_height is above to_height");
-  }
-  *to_height = to;
-  return Status::OK;
+  return check_height_range(request.from_height(), request.to_height(), head_height, to_height);
 }
 
 Status check_inclusion_proof(const Caller& caller) {

@@ -52,6 +52,10 @@ grpc::Status check_get_event(const Caller& caller, const v1::GetEventRequest& re
 // within the chain. On success *to_height is the last height to send.
 grpc::Status check_get_blocks(const Caller& caller, const v1::GetBlocksRequest& request,
                               uint64_t head_height, uint64_t* to_height);
+// A range of heights from..to (to = 0: the head) within a chain whose head is `head_height`.
+// On success *to is the last height.
+grpc::Status check_height_range(uint64_t from_height, uint64_t to_height, uint64_t head_height,
+                                uint64_t* to);
 // GetInclusionProof: not public (the leaf is the whole event).
 grpc::Status check_inclusion_proof(const Caller& caller);
 // A size-based proof request against a tree of `current_size` leaves: OUT_OF_RANGE if it asks

@@ -746,7 +746,14 @@ class AdminServiceImpl final : public v1::AdminService::CallbackService {
                                     v1::VerifyStorageResponse* response) override {
     auto* reactor = context->DefaultReactor();
     if (!allowed(*context, reactor)) return reactor;
-    node_.verify_storage(request->from_height(), request->to_height(),
+    uint64_t to = 0;
+    const Status range = check_height_range(request->from_height(), request->to_height(),
+                                            node_.ledger().head().height(), &to);
+    if (!range.ok()) {
+      reactor->Finish(range);
+      return reactor;
+    }
+    node_.verify_storage(request->from_height(), to,
                          [this, reactor, response](base::Result<std::vector<ledger::Damage>> r) {
                            if (!r.is_ok()) return reactor->Finish(to_grpc(r.status()));
                            response->set_head_height(node_.ledger().head().height());

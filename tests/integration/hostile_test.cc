@@ -215,6 +215,7 @@ std::vector<Row> hostile_rows(const Fixture& f) {
   const std::string remove = method("AdminService", "RemoveMember");
   const std::string transfer = method("AdminService", "TransferLeadership");
   const std::string compact = method("AdminService", "Compact");
+  const std::string verify_storage = method("AdminService", "VerifyStorage");
   const std::string raft = method("PeerService", "Raft");
   const std::string catch_up = method("PeerService", "CatchUp");
   const std::string cosign = method("PeerService", "Cosign");
@@ -625,6 +626,21 @@ std::vector<Row> hostile_rows(const Fixture& f) {
       {compact, "empty request from a public caller", empty<CompactRequest>(), kPublic,
        StatusCode::PERMISSION_DENIED, "admin API"},
       {compact, "empty request", empty<CompactRequest>(), kOperator, StatusCode::OK, ""},
+      {verify_storage, "empty request from a public caller", empty<VerifyStorageRequest>(),
+       kPublic, StatusCode::PERMISSION_DENIED, "admin API"},
+      {verify_storage, "an agency", empty<VerifyStorageRequest>(), kSamrRole,
+       StatusCode::PERMISSION_DENIED, "admin API"},
+      {verify_storage, "empty request: the whole chain", empty<VerifyStorageRequest>(),
+       kOperator, StatusCode::OK, ""},
+      {verify_storage, "to_height beyond the head",
+       build<VerifyStorageRequest>([](VerifyStorageRequest& r) { r.set_to_height(1ull << 40); }),
+       kOperator, StatusCode::OUT_OF_RANGE, "beyond the head"},
+      {verify_storage, "from_height above to_height",
+       build<VerifyStorageRequest>([](VerifyStorageRequest& r) {
+         r.set_from_height(2);
+         r.set_to_height(1);
+       }),
+       kOperator, StatusCode::INVALID_ARGUMENT, "from_height is above to_height"},
 
       // ---- PeerService: a client is not a node; a node's garbage is refused too
       {raft, "empty batch from a public caller", empty<RaftBatch>(), kPublic,
@@ -806,7 +822,7 @@ TEST_CASE("every gRPC method refuses hostile input precisely and the node keeps 
       CHECK(has_empty);
     }
   }
-  CHECK(api_methods.size() == 21);  // 1 + 6 + 5 + 6 + 3
+  CHECK(api_methods.size() == 22);  // 1 + 6 + 5 + 7 + 3
   std::vector<Row> generic;
   for (const std::string& p : api_methods) {
     const auto* method = google::protobuf::DescriptorPool::generated_pool()->FindMethodByName(

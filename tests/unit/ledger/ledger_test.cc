@@ -561,6 +561,52 @@ TEST_CASE("apply_block refuses a block that is not the next height", "[ledger][c
   CHECK(follower->head().height() == 0);
 }
 
+// Regression (fault soak, seed 738878015): a follower's block sync applied blocks for entries
+// 2711..2713 without moving the cursor; its Raft loop then committed those same entries, found
+// them above the cursor and applied them again as three new blocks of duplicates: a fork.
+TEST_CASE("apply_block records the block's log index in the cursor, atomically, never back",
+          "[ledger][chain]") {
+  TestLedger leader;
+  TestLedger follower;
+  std::vector<v1::Block> blocks;
+  const uint64_t log_indexes[] = {10, 11, 13};
+  int n = 0;
+  for (uint64_t log_index : log_indexes) {
+    const std::string id = "c" + std::to_string(n++);
+    auto block = leader->apply(
+        body({sign(make_event(id, kSamr, kFirm, v1::COMMENDATION, v1::GENERAL, kEffect))},
+             kBlockTime + n),
+        nullptr, log_index);
+    REQUIRE(block.is_ok());
+    REQUIRE(block->log_index() == log_index);
+    blocks.push_back(*block);
+  }
+  REQUIRE(follower->cursor() == 0);
+  for (const v1::Block& b : blocks) {
+    REQUIRE(follower->apply_block(b, nullptr, b.log_index()).is_ok());
+    CHECK(follower->cursor() == b.log_index());
+  }
+  // The owner skips entries at or below the cursor: entry 12 (no block) and 13 are in already.
+  CHECK(follower->cursor() == 13);
+  // Written with the block: a restart (or crash after the write) sees the same position.
+  follower.reopen();
+  CHECK(follower->cursor() == 13);
+  CHECK(follower->head().height() == 3);
+
+  // A lower log index (or none) never moves the cursor back.
+  auto fourth = leader->apply(
+      body({sign(make_event("c3", kSamr, kFirm, v1::COMMENDATION, v1::GENERAL, kEffect))},
+           kBlockTime + 10),
+      nullptr, 14);
+  REQUIRE(fourth.is_ok());
+  REQUIRE(follower->set_cursor(20).is_ok());
+  REQUIRE(follower->apply_block(*fourth, nullptr, fourth->log_index()).is_ok());
+  CHECK(follower->cursor() == 20);
+  follower.reopen();
+  CHECK(follower->cursor() == 20);
+  CHECK(follower->head_hash() == leader->head_hash());
+}
+
 TEST_CASE("apply_block refuses tampered blocks with kCorruption and writes nothing",
           "[ledger][chain]") {
   TestLedger leader;
