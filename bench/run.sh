@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # credledger against the machine's limits and against etcd, in one run, on 127.0.0.1.
 #
-#   bench/run.sh            the full run (about 15 minutes on 2 cores): 1,000,000 events
-#   bench/run.sh --quick    the same steps at a small scale (under 3 minutes)
+#   bench/run.sh            the full run (5-7 minutes on 2 cores with the build): 1,000,000 events
+#   bench/run.sh --quick    the same steps at 60,000 events (about a minute plus the build)
 #
 # Steps, all in one run on this machine:
 #   1. limits    Ed25519 verifications/s of 300-byte messages on 1 thread and on all cores, and
