@@ -294,7 +294,8 @@ void Node::stop() {
   if (server_) server_->Shutdown(std::chrono::system_clock::now() + std::chrono::milliseconds(500));
   {
     std::unique_lock<std::mutex> lock(catch_up_mu_);
-    catch_up_cv_.wait_for(lock, std::chrono::seconds(30), [this] { return catch_ups_running_ == 0; });
+    catch_up_cv_.wait_for(lock, std::chrono::seconds(30),
+                          [this] { return catch_ups_running_ == 0 && background_jobs_ == 0; });
   }
   // 3. Stop the loop, then everything it used.
   if (loop_thread_.joinable()) {
@@ -514,8 +515,28 @@ struct Node::PreVerified {
   }
 };
 
+void Node::learn_member_address(const v1::MemberAddress& ma) {
+  persist_address(ma.id(), ma.address());
+  if (ma.id() == config_.node_id) return;
+  const auto& m = raft_->membership();
+  const bool member = std::count(m.voters.begin(), m.voters.end(), ma.id()) ||
+                      std::count(m.learners.begin(), m.learners.end(), ma.id());
+  if (member) transport_->set_peer(ma.id(), ma.address());
+}
+
 void Node::apply_entry(const consensus::Entry& entry) {
-  if (entry.index <= ledger_->cursor()) return;  // already in the ledger before a restart
+  if (entry.index <= ledger_->cursor()) {
+    // Already in the ledger: applied before a restart, or covered by a block sync, which
+    // carries blocks only. A member's address such an entry records is still learned (storing
+    // it again is harmless); its blocks are not applied twice.
+    if (entry.type == consensus::EntryType::kNormal && !entry.data.empty()) {
+      v1::EntryPayload payload;
+      if (payload.ParseFromString(entry.data) && payload.has_member_address()) {
+        learn_member_address(payload.member_address());
+      }
+    }
+    return;
+  }
   auto advance_cursor = [&] {
     if (auto s = ledger_->set_cursor(entry.index); !s.is_ok()) {
       on_storage_write_failure("record applied index", s);
@@ -535,14 +556,7 @@ void Node::apply_entry(const consensus::Entry& entry) {
   }
   const v1::EntryPayload& payload = pre ? *pre->payload : parsed;
   if (payload.has_member_address()) {
-    const auto& ma = payload.member_address();
-    persist_address(ma.id(), ma.address());
-    if (ma.id() != config_.node_id) {
-      const auto& m = raft_->membership();
-      const bool member = std::count(m.voters.begin(), m.voters.end(), ma.id()) ||
-                          std::count(m.learners.begin(), m.learners.end(), ma.id());
-      if (member) transport_->set_peer(ma.id(), ma.address());
-    }
+    learn_member_address(payload.member_address());
     advance_cursor();
     return;
   }

@@ -163,6 +163,7 @@ class Node {
   void process_ready();
   void on_tick();
   void apply_entry(const consensus::Entry& entry);
+  void learn_member_address(const v1::MemberAddress& member);
   struct PreVerified;
   void apply_block_entry(const consensus::Entry& entry, const v1::BlockBody& body,
                          PreVerified* pre);
@@ -264,6 +265,9 @@ class Node {
   std::mutex catch_up_mu_;
   std::condition_variable catch_up_cv_;
   int catch_ups_running_ = 0;  // GUARDED_BY(catch_up_mu_)
+  // Storage verification and repair threads (node/storage_faults.cc); stop() waits for them
+  // too, but they do not keep a leader's catch-up out.
+  int background_jobs_ = 0;  // GUARDED_BY(catch_up_mu_)
 
   mutable std::mutex watch_mu_;
   std::map<std::string, std::set<SubjectWatcher*>> watchers_;  // GUARDED_BY(watch_mu_)

@@ -180,12 +180,12 @@ void Node::on_damage_found(std::vector<ledger::Damage> damages) {
   {
     std::lock_guard<std::mutex> lock(catch_up_mu_);  // stop() waits for these threads too
     if (stopped_.load()) return;
-    ++catch_ups_running_;
+    ++background_jobs_;
   }
   std::thread([this, damages = std::move(damages)]() mutable {
     repair_storage(std::move(damages));
     std::lock_guard<std::mutex> lock(catch_up_mu_);
-    --catch_ups_running_;
+    --background_jobs_;
     catch_up_cv_.notify_all();
   }).detach();
 }
@@ -234,6 +234,7 @@ void Node::repair_storage(std::vector<ledger::Damage> damages) {
     for (const ledger::Damage& d : damages) {
       if (!d.block) continue;
       for (const auto& [peer, address] : peers) {
+        if (stopped_.load()) return;  // stop() waits for this thread; each fetch may take 10 s
         if (auto block = fetch(peer, d.height)) {
           copies[d.height] = std::move(*block);
           break;
@@ -278,14 +279,14 @@ void Node::verify_storage(uint64_t from, uint64_t to,
   {
     std::lock_guard<std::mutex> lock(catch_up_mu_);
     if (stopped_.load()) return then(base::Status::unavailable("node is stopping"));
-    ++catch_ups_running_;
+    ++background_jobs_;
   }
   std::thread([this, from, to, then = std::move(then)] {
     struct Done {
       Node* node;
       ~Done() {
         std::lock_guard<std::mutex> lock(node->catch_up_mu_);
-        --node->catch_ups_running_;
+        --node->background_jobs_;
         node->catch_up_cv_.notify_all();
       }
     } done_guard{this};
