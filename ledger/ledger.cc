@@ -9,9 +9,33 @@
 #include "ledger/block.h"
 #include "ledger/event.h"
 #include "ledger/internal/keys.h"
+#include "ledger/internal/view_entry.h"
 #include "ledger/scoring.h"
 
 namespace ledger {
+
+v1::ViewEntry internal::make_entry(const v1::CreditEvent& e, uint64_t sequence, uint64_t height,
+                                  int64_t block_time_ms) {
+  v1::ViewEntry v;
+  v.set_sequence(sequence);
+  v.set_height(height);
+  v.set_event_id(e.event_id());
+  v.set_issuer(e.issuer());
+  v.set_kind(e.kind());
+  v.set_sector(e.sector());
+  v.set_severity(e.severity());
+  *v.mutable_legal_basis() = e.legal_basis();
+  v.set_effective_at_ms(e.effective_at_ms());
+  v.set_expires_at_ms(e.expires_at_ms());
+  v.set_refers_to(e.refers_to());
+  v.set_summary(e.summary());
+  v.set_rating(e.rating());
+  v.set_ruling(e.ruling());
+  v.set_recorded_at_ms(block_time_ms);
+  *v.mutable_subject() = e.subject();
+  return v;
+}
+
 
 using internal::accepted_id_key;
 using internal::block_key;
@@ -38,27 +62,6 @@ std::string successor(std::string prefix) {
   return prefix;
 }
 
-v1::ViewEntry make_entry(const v1::CreditEvent& e, uint64_t sequence, uint64_t height,
-                         int64_t block_time_ms) {
-  v1::ViewEntry v;
-  v.set_sequence(sequence);
-  v.set_height(height);
-  v.set_event_id(e.event_id());
-  v.set_issuer(e.issuer());
-  v.set_kind(e.kind());
-  v.set_sector(e.sector());
-  v.set_severity(e.severity());
-  *v.mutable_legal_basis() = e.legal_basis();
-  v.set_effective_at_ms(e.effective_at_ms());
-  v.set_expires_at_ms(e.expires_at_ms());
-  v.set_refers_to(e.refers_to());
-  v.set_summary(e.summary());
-  v.set_rating(e.rating());
-  v.set_ruling(e.ruling());
-  v.set_recorded_at_ms(block_time_ms);
-  *v.mutable_subject() = e.subject();
-  return v;
-}
 
 }  // namespace
 
@@ -379,7 +382,7 @@ base::Result<v1::Block> Ledger::build_block(const v1::BlockBody& body, const App
       RETURN_IF_ERROR(lookup_error);
       overlay.accepted[e.event_id()] = location;
       overlay.view[view_key(e.subject(), sequence)] =
-          make_entry(e, sequence, height, timestamp_ms);
+          internal::make_entry(e, sequence, height, timestamp_ms);
       ++accepted_count;
     }
     if (keep_all) batch.Put(events_cf_, event_key(height, static_cast<uint32_t>(i)),

@@ -337,14 +337,16 @@ std::vector<std::string> split_endpoints(const std::string& list) {
   return out;
 }
 
+int usage_error(const std::string& what) {
+  std::cerr << "credbench: " << what << "\n";
+  return tools::kExitUsage;
+}
+
 std::string etcd_key(uint64_t n) { return "credbench/" + std::to_string(n); }
 
 int run_etcd_put(const Options& o) {
   const auto endpoints = split_endpoints(o.client.endpoints);
-  if (endpoints.empty()) {
-    std::cerr << "credbench: --endpoints is required\n";
-    return tools::kExitUsage;
-  }
+  if (endpoints.empty()) return usage_error("--endpoints is required");
   // Values of the size of a signed credit event, prepared before the clock starts like them.
   std::string value(static_cast<size_t>(o.value_bytes), '\0');
   randombytes_buf(value.data(), value.size());
@@ -375,10 +377,7 @@ int run_etcd_put(const Options& o) {
 
 int run_etcd_range(const Options& o) {
   const auto endpoints = split_endpoints(o.client.endpoints);
-  if (endpoints.empty()) {
-    std::cerr << "credbench: --endpoints is required\n";
-    return tools::kExitUsage;
-  }
+  if (endpoints.empty()) return usage_error("--endpoints is required");
   auto channels = channels_for(endpoints, o.clients, o);
   RunResult r = drive(o, o.seconds, [&](int c) -> NextCall {
     auto stub = std::shared_ptr<etcdserverpb::KV::Stub>(

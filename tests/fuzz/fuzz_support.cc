@@ -15,6 +15,7 @@
 
 #include <google/protobuf/stubs/logging.h>
 
+#include "ledger/internal/view_entry.h"
 #include "ledger/event.h"
 #include "ledger/uscc.h"
 #include "ledger/validation.h"
@@ -208,24 +209,7 @@ v1::SignedEvent sign(const v1::CreditEvent& event) {
 }
 
 v1::ViewEntry entry_of(const v1::CreditEvent& e, uint64_t sequence) {
-  v1::ViewEntry v;
-  v.set_sequence(sequence);
-  v.set_height(1);
-  v.set_event_id(e.event_id());
-  v.set_issuer(e.issuer());
-  v.set_kind(e.kind());
-  v.set_sector(e.sector());
-  v.set_severity(e.severity());
-  *v.mutable_legal_basis() = e.legal_basis();
-  v.set_effective_at_ms(e.effective_at_ms());
-  v.set_expires_at_ms(e.expires_at_ms());
-  v.set_refers_to(e.refers_to());
-  v.set_summary(e.summary());
-  v.set_rating(e.rating());
-  v.set_ruling(e.ruling());
-  v.set_recorded_at_ms(kSeedBlockTimeMs);
-  *v.mutable_subject() = e.subject();
-  return v;
+  return ledger::internal::make_entry(e, sequence, 1, kSeedBlockTimeMs);
 }
 
 std::vector<v1::SignedEvent> seed_events() {
