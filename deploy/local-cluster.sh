@@ -387,6 +387,8 @@ show() {
   leader=$(as_operator -o json cluster status |
     sed -n 's/^ *"leader_address": *"\([^"]*\)".*/\1/p' | head -n 1)
   via=$leader as_operator cluster status | sed 's/^/    /'
+  say "storage check of the leader (RocksDB checksums and every stored block; exit 1 = damage)"
+  via=$leader as_operator storage verify | sed 's/^/    /'
   audit
 }
 

@@ -1,6 +1,7 @@
 // credctl verbs that talk to running nodes over gRPC.
 #include <google/protobuf/util/json_util.h>
 
+#include <algorithm>
 #include <fstream>
 #include <iomanip>
 #include <iostream>
@@ -417,6 +418,40 @@ int run_cluster_status(const Global& g) {
   return kExitOk;
 }
 
+// Exit 1 when damage was found (the node then repairs it from peers in the background), so a
+// cron job or a script can alert on it.
+int run_storage_verify(const Global& g, uint64_t from, uint64_t to) {
+  auto client = connect(g);
+  if (!client.is_ok()) return fail(client.status());
+  v1::VerifyStorageRequest request;
+  request.set_from_height(from);
+  request.set_to_height(to);
+  v1::VerifyStorageResponse r;
+  grpc::Status status = client->call([&](auto channel, grpc::ClientContext& ctx) {
+    return v1::AdminService::NewStub(channel)->VerifyStorage(&ctx, request, &r);
+  });
+  if (!status.ok()) return fail_status(status);
+  if (g.json()) {
+    std::cout << tools::to_json(r) << "\n";
+    return r.damages().empty() ? kExitOk : kExitFailure;
+  }
+  const uint64_t last = to == 0 ? r.head_height() : to;
+  if (r.damages().empty()) {
+    std::cout << "storage verified: heights " << std::max<uint64_t>(from, 1) << ".." << last
+              << " and every RocksDB file checksum are intact\n";
+    return kExitOk;
+  }
+  for (const auto& d : r.damages()) {
+    std::cout << "damaged height " << d.height() << " (" << (d.block() ? "block" : "Merkle nodes")
+              << "): " << d.reason() << "\n";
+  }
+  std::cout << r.damages_size() << " damaged height(s); "
+            << (r.repair_started() ? "repair from peers' verified copies started"
+                                   : "no repair started")
+            << "\n";
+  return kExitFailure;
+}
+
 template <typename Invoke>
 int run_admin(const Global& g, Invoke invoke) {
   auto client = connect(g);
@@ -746,6 +781,15 @@ void add_node_commands(CLI::App& app, Global& g, int& rc) {
       return stub.TransferLeadership(&ctx, req, &r);
     });
   });
+  auto* storage = app.add_subcommand("storage", "the called node's own stored data");
+  storage->require_subcommand(1);
+  static uint64_t verify_from = 0;
+  static uint64_t verify_to = 0;
+  auto* verify = storage->add_subcommand(
+      "verify", "check RocksDB checksums and every stored block; damage is repaired from peers");
+  verify->add_option("--from", verify_from, "first height (0 = 1)");
+  verify->add_option("--to", verify_to, "last height (0 = head)");
+  verify->callback([&] { rc = run_storage_verify(g, verify_from, verify_to); });
   cluster->add_subcommand("compact", "compact the Raft log of the node called")->callback([&] {
     rc = run_admin(g, [&](auto& stub, grpc::ClientContext& ctx, v1::AdminResponse& r) {
       return stub.Compact(&ctx, v1::CompactRequest(), &r);
