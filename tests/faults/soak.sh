@@ -2,7 +2,8 @@
 # Soaks a real credd cluster with fault runs of random seeds for as long as asked.
 #   tests/faults/soak.sh SECONDS [RUN_SECONDS]
 # Builds credledger_faults (in BUILD_DIR, default build) and runs one fault run after another,
-# each RUN_SECONDS (default 60) of faults on a fresh cluster, alternating 3 and 5 nodes, until
+# each RUN_SECONDS (default 60) of faults on a fresh cluster, 3, 3, 5, 5, ... nodes (odd seeds
+# compact the Raft log every 64 entries, so each size runs with and without compaction), until
 # SECONDS have passed or a run fails. Every run's summary line goes to stdout; a failure prints
 # the seed, the fault schedule and the offending operations, and the command that replays it.
 # Runs one cluster at a time: start it under flock /tmp/credledger-build.lock on a shared host.
@@ -33,7 +34,9 @@ end=$((SECONDS + seconds))
 seed=$(( (RANDOM * 32768 + RANDOM) % 1000000000 + 1 ))
 runs=0
 while [ $SECONDS -lt $end ]; do
-  nodes=$(( runs % 2 == 0 ? 3 : 5 ))
+  # 3, 3, 5, 5, ...: seeds go up by one and odd seeds compact the log, so each cluster size is
+  # run both with and without compaction.
+  nodes=$(( (runs / 2) % 2 == 0 ? 3 : 5 ))
   if ! "$faults" --seed "$seed" --nodes "$nodes" --seconds "$run_seconds" | tee -a "$summaries"; then
     totals
     echo "soak: run $((runs + 1)) failed; replay: $faults --seed $seed --nodes $nodes --seconds $run_seconds"
