@@ -12,6 +12,7 @@
 #include <sstream>
 #include <latch>
 
+#include "base/tsan.h"
 #include "ledger/event.h"
 #include "ledger/validation.h"
 #include "node/services.h"
@@ -988,7 +989,7 @@ void Node::forward_submit(std::shared_ptr<SubmitCall> call, NodeId leader) {
   for (auto& e : call->events) *fwd->request.add_events() = e;
   auto stub = v1::LedgerService::NewStub(channel);
   stub->async()->Submit(&fwd->context, &fwd->request, &fwd->response,
-                        [this, fwd, call](grpc::Status status) {
+                        base::tsan_handoff([this, fwd, call](grpc::Status status) {
                           if (!status.ok()) {
                             asio::post(loop_, [this, call] {
                               for (const ledger::Hash& h : call->hashes) verified_.erase(h);
@@ -997,7 +998,7 @@ void Node::forward_submit(std::shared_ptr<SubmitCall> call, NodeId leader) {
                           std::vector<v1::Receipt> receipts(fwd->response.receipts().begin(),
                                                             fwd->response.receipts().end());
                           call->done(status, std::move(receipts));
-                        });
+                        }));
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -1213,7 +1214,7 @@ void Node::start_catch_up(const consensus::CatchUp& cu) {
                cu.peer, point.index);
   const NodeId peer = cu.peer;
   call->stub->async()->CatchUp(&call->context, &call->request, &call->response,
-                               [this, call, peer](grpc::Status status) {
+                               base::tsan_handoff([this, call, peer](grpc::Status status) {
                                  asio::post(loop_, [this, call, peer, status] {
                                    const bool ok = status.ok() && call->response.ok();
                                    auto report = [this, call, peer, ok] {
@@ -1238,7 +1239,7 @@ void Node::start_catch_up(const consensus::CatchUp& cu) {
                                          if (!ec && !stopped_.load()) report();
                                        });
                                  });
-                               });
+                               }));
 }
 
 void Node::catch_up(v1::CatchUpRequest request, std::function<void(v1::CatchUpResponse)> then) {
@@ -1435,7 +1436,7 @@ void Node::checkpoint_round() {
                                std::chrono::milliseconds(config_.checkpoint_interval_ms * 5));
     call->stub = v1::PeerService::NewStub(channel);
     call->stub->async()->Cosign(&call->context, &call->request, &call->response,
-                                [this, call, height, peer](grpc::Status status) {
+                                base::tsan_handoff([this, call, height, peer](grpc::Status status) {
                                   if (!status.ok()) {
                                     if (status.error_code() == grpc::INVALID_ARGUMENT) {
                                       spdlog::error("node {} refused to cosign checkpoint {}: {}",
@@ -1450,7 +1451,7 @@ void Node::checkpoint_round() {
                                   asio::post(loop_, [this, height, sig] {
                                     if (!stopped_.load()) add_cosignature(height, sig);
                                   });
-                                });
+                                }));
   }
 }
 

@@ -5,6 +5,7 @@
 
 #include <limits>
 
+#include "base/tsan.h"
 #include "ledger/audit.h"
 #include "ledger/checkpoint.h"
 #include "ledger/event.h"
@@ -89,10 +90,10 @@ void forward_to_leader(Node& node, ServerUnaryReactor* reactor, const Request& r
   // Ride out a moment of TRANSIENT_FAILURE on the peer channel instead of failing the caller.
   call->context.set_wait_for_ready(true);
   invoke(channel, &call->context, &call->request, response,
-         [call, reactor, post, response](Status status) {
+         base::tsan_handoff([call, reactor, post, response](Status status) {
            if (status.ok()) post(*response);
            reactor->Finish(status);
-         });
+         }));
 }
 
 // Answers a query now (LOCAL), or once a ReadIndex round shows this leader's state includes
@@ -149,11 +150,26 @@ class LedgerServiceImpl final : public v1::LedgerService::CallbackService {
 
 // ---------------------------------------------------------------------------------------------
 
+// A server stream refused before its first message: it only finishes with the reason.
+template <typename Message>
+class RefuseStream final : public grpc::ServerWriteReactor<Message> {
+ public:
+  explicit RefuseStream(Status s) {
+    base::TsanReaction reaction(this);
+    this->Finish(s);
+  }
+  void OnDone() override {
+    base::tsan_acquire(this);
+    delete this;
+  }
+};
+
 class WatchReactor final : public grpc::ServerWriteReactor<v1::SubjectStatus>,
                            public SubjectWatcher {
  public:
   WatchReactor(Node& node, Caller caller, v1::Subject subject)
       : node_(node), caller_(std::move(caller)), subject_(std::move(subject)) {
+    base::TsanReaction reaction(this);
     if (!node_.add_watcher(subject_, this)) {
       Finish(Status(StatusCode::RESOURCE_EXHAUSTED, "too many watchers on this node"));
       registered_ = false;
@@ -163,6 +179,7 @@ class WatchReactor final : public grpc::ServerWriteReactor<v1::SubjectStatus>,
   }
 
   void changed() override {
+    base::TsanReaction reaction(this);
     std::lock_guard<std::mutex> lock(mu_);
     if (done_) return;
     if (writing_) {
@@ -173,6 +190,7 @@ class WatchReactor final : public grpc::ServerWriteReactor<v1::SubjectStatus>,
   }
 
   void OnWriteDone(bool ok) override {
+    base::TsanReaction reaction(this);
     std::lock_guard<std::mutex> lock(mu_);
     writing_ = false;
     if (!ok) {
@@ -186,11 +204,13 @@ class WatchReactor final : public grpc::ServerWriteReactor<v1::SubjectStatus>,
   }
 
   void OnCancel() override {
+    base::TsanReaction reaction(this);
     std::lock_guard<std::mutex> lock(mu_);
     finish_locked(Status::CANCELLED);
   }
 
   void OnDone() override {
+    base::tsan_acquire(this);
     if (registered_) node_.remove_watcher(subject_, this);
     delete this;
   }
@@ -412,16 +432,11 @@ class QueryServiceImpl final : public v1::QueryService::CallbackService {
   grpc::ServerWriteReactor<v1::SubjectStatus>* WatchSubject(
       CallbackServerContext* context, const v1::WatchRequest* request) override {
     const Caller caller = node_.caller_of(*context);
-    class Refuse final : public grpc::ServerWriteReactor<v1::SubjectStatus> {
-     public:
-      explicit Refuse(Status s) { Finish(s); }
-      void OnDone() override { delete this; }
-    };
     const Status s = admit_subject(caller, request->subject());
-    if (!s.ok()) return new Refuse(s);
+    if (!s.ok()) return new RefuseStream<v1::SubjectStatus>(s);
     if (auto logged = node_.record_access(caller, "WatchSubject", request->subject());
         !logged.is_ok()) {
-      return new Refuse(to_grpc(logged));
+      return new RefuseStream<v1::SubjectStatus>(to_grpc(logged));
     }
     return new WatchReactor(node_, caller, request->subject());
   }
@@ -436,13 +451,18 @@ class BlocksReactor final : public grpc::ServerWriteReactor<v1::Block> {
  public:
   BlocksReactor(const ledger::Ledger& ledger, uint64_t from, uint64_t to)
       : ledger_(ledger), next_(from), to_(to) {
+    base::TsanReaction reaction(this);
     write_next();
   }
   void OnWriteDone(bool ok) override {
+    base::TsanReaction reaction(this);
     if (!ok) return Finish(Status::CANCELLED);
     write_next();
   }
-  void OnDone() override { delete this; }
+  void OnDone() override {
+    base::tsan_acquire(this);
+    delete this;
+  }
 
  private:
   void write_next() {
@@ -451,6 +471,7 @@ class BlocksReactor final : public grpc::ServerWriteReactor<v1::Block> {
     if (!block.is_ok()) return Finish(to_grpc(block.status()));
     current_ = std::move(block).value();
     ++next_;
+    base::tsan_release(this);  // the next OnWriteDone may start before this one returns
     StartWrite(&current_);
   }
   const ledger::Ledger& ledger_;
@@ -470,12 +491,7 @@ class AuditServiceImpl final : public v1::AuditService::CallbackService {
     Status s = check_get_blocks(caller, *request, node_.ledger().head().height(), &to);
     if (s.ok()) s = node_.refuse_if_damaged(request->from_height(), to);  // known damage first
     if (!s.ok()) {
-      class Refuse final : public grpc::ServerWriteReactor<v1::Block> {
-       public:
-        explicit Refuse(Status s) { Finish(s); }
-        void OnDone() override { delete this; }
-      };
-      return new Refuse(s);
+      return new RefuseStream<v1::Block>(s);
     }
     return new BlocksReactor(node_.ledger(), request->from_height(), to);
   }
@@ -817,6 +833,7 @@ class AdminServiceImpl final : public v1::AdminService::CallbackService {
 class RaftStreamReactor final : public grpc::ServerReadReactor<v1::RaftBatch> {
  public:
   RaftStreamReactor(Node& node, bool allowed) : node_(node) {
+    base::TsanReaction reaction(this);
     if (!allowed) {
       Finish(Status(StatusCode::PERMISSION_DENIED, "raft messages need a node certificate"));
       return;
@@ -824,6 +841,7 @@ class RaftStreamReactor final : public grpc::ServerReadReactor<v1::RaftBatch> {
     StartRead(&batch_);
   }
   void OnReadDone(bool ok) override {
+    base::TsanReaction reaction(this);
     if (!ok) return Finish(Status::OK);
     std::vector<base::Status> dropped;
     std::vector<consensus::Message> messages = decode_raft_batch(batch_, &dropped);
@@ -835,9 +853,13 @@ class RaftStreamReactor final : public grpc::ServerReadReactor<v1::RaftBatch> {
                            "raft message in the batch: " + dropped[0].message()));
     }
     if (!messages.empty()) node_.deliver(std::move(messages));
+    base::tsan_release(this);  // the next OnReadDone may start before this one returns
     StartRead(&batch_);
   }
-  void OnDone() override { delete this; }
+  void OnDone() override {
+    base::tsan_acquire(this);
+    delete this;
+  }
 
  private:
   Node& node_;
@@ -910,10 +932,15 @@ class PeerServiceImpl final : public v1::PeerService::CallbackService {
 class StatusInterceptor final : public grpc::experimental::Interceptor {
  public:
   explicit StatusInterceptor(const grpc::experimental::ServerRpcInfo& info)
-      : method_(info.method() ? info.method() : "") {}
+      : method_(info.method() ? info.method() : "") {
+    base::tsan_release(this);
+  }
+  // gRPC creates, runs and destroys it on whichever threads the call's steps happen on.
+  ~StatusInterceptor() override { base::tsan_acquire(this); }
 
   void Intercept(grpc::experimental::InterceptorBatchMethods* methods) override {
     using grpc::experimental::InterceptionHookPoints;
+    base::TsanReaction reaction(this);
     // A request that arrived but did not parse reaches the interceptors as no message. (So does
     // the end of a client stream; the status check below tells the two apart.)
     if (methods->QueryInterceptionHookPoint(InterceptionHookPoints::POST_RECV_MESSAGE) &&

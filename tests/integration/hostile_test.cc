@@ -16,6 +16,7 @@
 #include <set>
 #include <thread>
 
+#include "base/tsan.h"
 #include "tests/integration/events.h"
 
 namespace integration {
@@ -76,11 +77,13 @@ class RawCall final : public grpc::ClientBidiReactor<grpc::ByteBuffer, grpc::Byt
     grpc::Slice slice(request);
     out_ = grpc::ByteBuffer(&slice, 1);
     stub.PrepareBidiStreamingCall(context, method, grpc::StubOptions(), this);
+    base::tsan_release(this);  // gRPC runs the reactions below on its own threads
     StartRead(&in_);
     StartWriteLast(&out_, grpc::WriteOptions());
     StartCall();
   }
   void OnReadDone(bool ok) override {
+    base::TsanReaction reaction(this);
     if (!ok) return;
     std::vector<grpc::Slice> slices;
     std::string bytes;
@@ -88,9 +91,11 @@ class RawCall final : public grpc::ClientBidiReactor<grpc::ByteBuffer, grpc::Byt
       for (const auto& s : slices) bytes.append(reinterpret_cast<const char*>(s.begin()), s.size());
     }
     reply_.responses.push_back(std::move(bytes));
+    base::tsan_release(this);
     StartRead(&in_);
   }
   void OnDone(const grpc::Status& status) override {
+    base::tsan_acquire(this);
     reply_.status = status;
     done_.set_value(std::move(reply_));
   }
