@@ -5,9 +5,10 @@
 #   SANITIZE=address tests/run.sh
 #                                the same under AddressSanitizer + UndefinedBehaviorSanitizer, in
 #                                build-asan (the integration tests then run the ASan-built credd)
-#   SANITIZE=thread tests/run.sh -L integration
-#                                the threaded node tests under ThreadSanitizer, in build-tsan
-#                                (suppressions with their reasons: tests/sanitizers/tsan.supp)
+#   SANITIZE=thread tests/run.sh
+#                                the same under ThreadSanitizer, in build-tsan, node processes
+#                                included (what is ignored in Debian's uninstrumented gRPC,
+#                                abseil and RocksDB, and why: tests/sanitizers/tsan.supp)
 # Environment: BUILD_DIR (default build, build-asan or build-tsan), BUILD_TYPE (default
 #              RelWithDebInfo),
 #              FUZZ_SECONDS: after ctest, tests/fuzz/run.sh builds the libFuzzer targets with
@@ -43,7 +44,7 @@ esac
 # A report fails the test that caused it; child processes (credd) inherit these.
 export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=1}
 export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
-export TSAN_OPTIONS=${TSAN_OPTIONS:-halt_on_error=1:second_deadlock_stack=1:suppressions=$root/tests/sanitizers/tsan.supp}
+export TSAN_OPTIONS=${TSAN_OPTIONS:-halt_on_error=1:second_deadlock_stack=1:ignore_noninstrumented_modules=1:history_size=7:suppressions=$root/tests/sanitizers/tsan.supp}
 
 cmake -S . -B "$build_dir" -G Ninja -DCMAKE_BUILD_TYPE="$build_type" \
   -DCREDLEDGER_SANITIZE="$sanitize" >/dev/null
