@@ -677,7 +677,25 @@ base::Result<v1::SignedEvent> Ledger::event_at_sequence(uint64_t sequence) const
   return event;
 }
 
-base::Result<v1::SubjectStatus> Ledger::status(const v1::Subject& subject, int64_t as_of_ms) const {
+namespace {
+
+base::Status check_height_below(uint64_t at_height, uint64_t head_height) {
+  if (at_height > head_height) {
+    return base::Status::unavailable("height " + std::to_string(at_height) +
+                                     " is not applied on this node yet (its head is " +
+                                     std::to_string(head_height) + ")");
+  }
+  return base::Status::ok();
+}
+
+}  // namespace
+
+base::Status Ledger::check_height(uint64_t at_height) const {
+  return check_height_below(at_height, head().height());
+}
+
+base::Result<v1::SubjectStatus> Ledger::status(const v1::Subject& subject, int64_t as_of_ms,
+                                               uint64_t at_height) const {
   if (auto bad = check_subject(subject)) return base::Status::invalid_argument(bad->message);
   // One snapshot for the head and the entries, so the answer names the height it reflects.
   const rocksdb::Snapshot* snapshot = db_.db()->GetSnapshot();
@@ -707,15 +725,19 @@ base::Result<v1::SubjectStatus> Ledger::status(const v1::Subject& subject, int64
     }
   }
   RETURN_IF_ERROR(from_rocks(it->status(), "read view of subject " + subject.id()));
+  RETURN_IF_ERROR(check_height_below(at_height, head.height()));
+  const uint64_t height = at_height == 0 ? head.height() : at_height;
+  if (height < head.height()) entries = entries_at_height(entries, height);
   v1::SubjectStatus out = evaluate_subject(*consortium_, subject, entries, as_of_ms);
-  out.set_height(head.height());
+  out.set_height(height);
   return out;
 }
 
 base::Result<ViewPage> Ledger::history(const v1::Subject& subject, const std::string& page_token,
-                                       size_t limit) const {
+                                       size_t limit, uint64_t at_height) const {
   if (auto bad = check_subject(subject)) return base::Status::invalid_argument(bad->message);
   LEDGER_ASSERT(limit > 0);
+  RETURN_IF_ERROR(check_height(at_height));
   const std::string prefix = internal::subject_prefix(subject);
   std::string start = prefix;
   if (!page_token.empty()) {
@@ -745,12 +767,49 @@ base::Result<ViewPage> Ledger::history(const v1::Subject& subject, const std::st
     }
   }
   RETURN_IF_ERROR(from_rocks(it->status(), "read history of subject " + subject.id()));
+  if (at_height != 0) {
+    // Entries of this page recorded by `at_height`, with later changes undone. Sequence order is
+    // height order, so the first entry above it ends the history.
+    std::vector<v1::ViewEntry> kept;
+    for (v1::ViewEntry& e : page.entries) {
+      if (e.height() > at_height) {
+        page.next_page_token.clear();
+        break;
+      }
+      ASSIGN_OR_RETURN(std::optional<v1::ViewEntry> at, entry_at_height_from_index(e, at_height));
+      if (at) kept.push_back(std::move(*at));
+    }
+    page.entries = std::move(kept);
+  }
   return page;
 }
 
+base::Result<std::optional<v1::ViewEntry>> Ledger::entry_at_height_from_index(
+    const v1::ViewEntry& entry, uint64_t at_height) const {
+  base::Status failed = base::Status::ok();
+  const EntryLookup find = [&](const std::string& event_id) -> std::optional<v1::ViewEntry> {
+    auto loc = find_location(accepted_id_key(event_id));
+    if (!loc.is_ok() || !loc->has_value()) {
+      if (!loc.is_ok()) failed = loc.status();
+      return std::nullopt;
+    }
+    auto found = read_view_entry(view_key((*loc)->subject(), (*loc)->receipt().sequence()));
+    if (!found.is_ok()) {
+      failed = found.status();
+      return std::nullopt;
+    }
+    return *found;
+  };
+  std::optional<v1::ViewEntry> out = entry_at_height(entry, at_height, find);
+  RETURN_IF_ERROR(failed);
+  return out;
+}
+
 base::Result<ViewPage> Ledger::blacklist(v1::Sector sector, int64_t as_of_ms,
-                                         const std::string& page_token, size_t limit) const {
+                                         const std::string& page_token, size_t limit,
+                                         uint64_t at_height) const {
   LEDGER_ASSERT(limit > 0);
+  RETURN_IF_ERROR(check_height(at_height));
   const std::string prefix = internal::blacklist_prefix(sector);
   std::string start = prefix;
   if (!page_token.empty()) {
@@ -774,7 +833,10 @@ base::Result<ViewPage> Ledger::blacklist(v1::Sector sector, int64_t as_of_ms,
     last_suffix = suffix;
     ASSIGN_OR_RETURN(std::optional<v1::ViewEntry> entry, read_view_entry("s" + suffix));
     if (!entry) return base::Status::corruption("blacklist index names a missing view entry");
-    if (entry_active_at(*entry, as_of_ms)) page.entries.push_back(std::move(*entry));
+    if (at_height != 0) {
+      ASSIGN_OR_RETURN(entry, entry_at_height_from_index(*entry, at_height));
+    }
+    if (entry && entry_active_at(*entry, as_of_ms)) page.entries.push_back(std::move(*entry));
   }
   RETURN_IF_ERROR(from_rocks(it->status(), "read blacklist"));
   return page;

@@ -164,14 +164,23 @@ class Ledger {
 
   // ---- view ----
 
-  // Status of a subject at as_of_ms (Unix ms), with score, grade and explanation.
-  base::Result<v1::SubjectStatus> status(const v1::Subject& subject, int64_t as_of_ms) const;
+  // Every view answer is on two time axes (ledger/scoring.h): as_of_ms is the effective time
+  // asked about, at_height the ledger height whose record answers (0 = the applied head; a
+  // checkpoint's height is a ledger height). An answer at a height is what the view said once
+  // that block was applied: later events, and what they did to earlier entries, do not count.
+  // kUnavailable if at_height is above this ledger's head (not applied here yet).
+
+  // Status of a subject at as_of_ms (Unix ms), with score, grade and explanation; its height()
+  // is the height it reflects.
+  base::Result<v1::SubjectStatus> status(const v1::Subject& subject, int64_t as_of_ms,
+                                         uint64_t at_height = 0) const;
   // A subject's accepted events in sequence order.
   base::Result<ViewPage> history(const v1::Subject& subject, const std::string& page_token,
-                                 size_t limit) const;
+                                 size_t limit, uint64_t at_height = 0) const;
   // Blacklist entries of a sector active at as_of_ms, ordered by subject then sequence.
   base::Result<ViewPage> blacklist(v1::Sector sector, int64_t as_of_ms,
-                                   const std::string& page_token, size_t limit) const;
+                                   const std::string& page_token, size_t limit,
+                                   uint64_t at_height = 0) const;
 
  private:
   class MerkleReader;
@@ -184,6 +193,11 @@ class Ledger {
                                       MerkleFrontier& frontier) const;
   base::Result<std::optional<v1::EventLocation>> find_location(const std::string& key) const;
   base::Result<std::optional<v1::ViewEntry>> read_view_entry(const std::string& key) const;
+  // kUnavailable if at_height is above the applied head (0 = the head is always fine).
+  base::Status check_height(uint64_t at_height) const;
+  // entry_at_height (ledger/scoring.h), looking up the events that acted on it in the index.
+  base::Result<std::optional<v1::ViewEntry>> entry_at_height_from_index(const v1::ViewEntry& entry,
+                                                                        uint64_t at_height) const;
   base::Status write(rocksdb::WriteBatch& batch, const std::string& what);
   // The Merkle damage of a readable block at `height`, if any (integrity.cc).
   base::Result<std::optional<std::string>> check_merkle(const v1::Block& block) const;

@@ -25,6 +25,7 @@ struct BonusCounter {
 }  // namespace
 
 bool entry_active_at(const v1::ViewEntry& entry, int64_t as_of_ms) {
+  if (entry.ended_by_kind() == v1::CORRECTION) return false;  // it never should have counted
   if (entry.effective_at_ms() > as_of_ms) return false;
   if (entry.expires_at_ms() != 0 && as_of_ms >= entry.expires_at_ms()) return false;
   if (entry.ended_at_ms() != 0 && as_of_ms >= entry.ended_at_ms()) return false;
@@ -36,6 +37,54 @@ bool entry_disputed_at(const v1::ViewEntry& entry, int64_t as_of_ms) {
     if (d.from_ms() <= as_of_ms && (d.until_ms() == 0 || as_of_ms < d.until_ms())) return true;
   }
   return false;
+}
+
+std::optional<v1::ViewEntry> entry_at_height(const v1::ViewEntry& entry, uint64_t height,
+                                             const EntryLookup& find) {
+  if (entry.height() > height) return std::nullopt;
+  auto recorded_by = [&](const std::string& event_id) {
+    if (event_id.empty()) return false;
+    std::optional<v1::ViewEntry> e = find(event_id);
+    return e.has_value() && e->height() <= height;
+  };
+  v1::ViewEntry out = entry;
+  if (!out.ended_by_event_id().empty() && !recorded_by(out.ended_by_event_id())) {
+    out.clear_ended_at_ms();
+    out.clear_ended_by_kind();
+    out.clear_ended_by_event_id();
+    if (out.kind() == v1::OBJECTION) out.clear_ruling();  // the ruling set it
+  }
+  out.clear_disputes();
+  for (const v1::Dispute& d : entry.disputes()) {
+    std::optional<v1::ViewEntry> objection = find(d.objection_event_id());
+    if (!objection.has_value() || objection->height() > height) continue;
+    v1::Dispute* kept = out.add_disputes();
+    *kept = d;
+    // The objection's ender is its ruling.
+    if (d.until_ms() != 0 && !recorded_by(objection->ended_by_event_id())) {
+      kept->clear_until_ms();
+      kept->clear_ruling();
+    }
+  }
+  return out;
+}
+
+std::vector<v1::ViewEntry> entries_at_height(const std::vector<v1::ViewEntry>& entries,
+                                             uint64_t height) {
+  std::map<std::string, const v1::ViewEntry*> by_id;  // ordered: no hash-order dependence
+  for (const v1::ViewEntry& e : entries) by_id.emplace(e.event_id(), &e);
+  const EntryLookup find = [&](const std::string& id) -> std::optional<v1::ViewEntry> {
+    auto it = by_id.find(id);
+    if (it == by_id.end()) return std::nullopt;
+    return *it->second;
+  };
+  std::vector<v1::ViewEntry> out;
+  for (const v1::ViewEntry& e : entries) {
+    // Sequence order is height order: nothing after the first entry above `height` is kept.
+    if (e.height() > height) break;
+    if (auto at = entry_at_height(e, height, find)) out.push_back(std::move(*at));
+  }
+  return out;
 }
 
 v1::SubjectStatus evaluate_subject(const Consortium& consortium, const v1::Subject& subject,
