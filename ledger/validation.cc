@@ -141,6 +141,12 @@ std::optional<Rejection> check_subject(const v1::Subject& subject) {
   }
 }
 
+std::string claimed_event_id(const v1::SignedEvent& signed_event) {
+  auto parsed = parse_event_payload(signed_event.payload());
+  if (!parsed.is_ok() || !valid_event_id(parsed->event_id())) return "?";
+  return parsed->event_id();
+}
+
 StaticCheck check_event_static(const Consortium& consortium, const v1::SignedEvent& signed_event,
                                SignatureState signature) {
   StaticCheck out;

@@ -51,6 +51,12 @@ std::optional<Rejection> check_event_stateful(const Consortium& consortium,
                                               int64_t block_timestamp_ms,
                                               const LedgerLookup& lookup);
 
+// The event id an event's payload claims, for messages about an event that failed a rule before
+// its payload was read (OVERSIZE, UNKNOWN_KEY, BAD_SIGNATURE): the id if the payload parses and
+// the id is a valid one, otherwise "?". Only for naming the event to its sender: it is not
+// signed by anyone known, so nothing may be decided on it.
+std::string claimed_event_id(const v1::SignedEvent& signed_event);
+
 // Subject id rule alone (USCC for organisations, 64-hex pseudonym for individuals).
 std::optional<Rejection> check_subject(const v1::Subject& subject);
 

@@ -784,7 +784,9 @@ void Node::submit(std::shared_ptr<SubmitCall> call) {
         const grpc::StatusCode code = rejection->reason == v1::OVERSIZE
                                           ? grpc::RESOURCE_EXHAUSTED
                                           : grpc::INVALID_ARGUMENT;
-        const std::string id = call->checks[i].parsed ? call->checks[i].event.event_id() : "?";
+        const std::string id = call->checks[i].parsed
+                                   ? call->checks[i].event.event_id()
+                                   : ledger::claimed_event_id(call->events[i]);
         call->done(grpc_status(code, "event " + std::to_string(i) + " ('" + id + "') " +
                                          v1::RejectReason_Name(rejection->reason) + ": " +
                                          rejection->message),
@@ -1355,12 +1357,75 @@ void Node::catch_up(v1::CatchUpRequest request, std::function<void(v1::CatchUpRe
 // ---------------------------------------------------------------------------------------------
 // Checkpoints
 
-base::Status Node::store_checkpoint(uint64_t height, const ledger::CosignedCheckpoint& checkpoint) {
+base::Result<std::optional<ledger::CosignedCheckpoint>> Node::stored_checkpoint(
+    uint64_t height) const {
   std::string key;
   ledger::put_u64(key, height);
-  return ledger::from_rocks(db_->db()->Put(rocksdb::WriteOptions(), db_->cf("checkpoints"), key,
-                                           checkpoint.text()),
-                            "store checkpoint " + std::to_string(height));
+  std::string text;
+  auto s = db_->db()->Get(rocksdb::ReadOptions(), db_->cf("checkpoints"), key, &text);
+  if (s.IsNotFound()) return std::optional<ledger::CosignedCheckpoint>();
+  RETURN_IF_ERROR(ledger::from_rocks(s, "read checkpoint " + std::to_string(height)));
+  auto parsed = ledger::parse_checkpoint_note(text);
+  if (!parsed.is_ok()) {
+    return base::Status::corruption("stored checkpoint " + std::to_string(height) + ": " +
+                                    parsed.status().message());
+  }
+  return std::optional<ledger::CosignedCheckpoint>(std::move(parsed).value());
+}
+
+base::Result<Node::KeptCheckpoint> Node::keep_checkpoint(const ledger::CosignedCheckpoint& offered) {
+  const uint64_t height = offered.checkpoint.height();
+  ASSIGN_OR_RETURN(std::optional<ledger::CosignedCheckpoint> stored, stored_checkpoint(height));
+  if (stored && stored->note.body != offered.note.body) {
+    return base::Status::invalid_argument("a checkpoint at height " + std::to_string(height) +
+                                          " with another body is stored here");
+  }
+  // Stored signatures first, so a valid one is never replaced; each candidate is kept only if
+  // it verifies on its own (a bad one would make the whole note untrusted).
+  ledger::CosignedCheckpoint merged = stored ? *stored : offered;
+  std::vector<ledger::NoteSignature> candidates = merged.note.signatures;
+  if (stored) {
+    candidates.insert(candidates.end(), offered.note.signatures.begin(),
+                      offered.note.signatures.end());
+  }
+  merged.note.signatures.clear();
+  for (const ledger::NoteSignature& candidate : candidates) {
+    const bool named = std::any_of(
+        merged.note.signatures.begin(), merged.note.signatures.end(),
+        [&](const ledger::NoteSignature& kept) { return kept.name == candidate.name; });
+    if (named) continue;
+    ledger::CosignedCheckpoint alone = merged;
+    alone.note.signatures = {candidate};
+    const ledger::QuorumReport check = ledger::verify_cosignatures(*consortium_, alone);
+    if (check.signatures.size() == 1 &&
+        check.signatures[0].outcome == ledger::CosignatureCheck::Outcome::kValid) {
+      merged.note.signatures.push_back(candidate);
+    } else if (!check.signatures.empty()) {
+      spdlog::warn("cosignature of {} on checkpoint {} rejected: {}", candidate.name, height,
+                   check.signatures[0].detail);
+    }
+  }
+  const size_t stored_count = stored ? stored->note.signatures.size() : 0;
+  KeptCheckpoint kept;
+  kept.checkpoint = merged;
+  kept.trusted = ledger::verify_cosignatures(*consortium_, merged).trusted();
+  kept.grew = merged.note.signatures.size() > stored_count;
+  // A note without a signature is not a note; one that gained nothing need not be written.
+  if (merged.note.signatures.empty() || !kept.grew) return kept;
+  std::string key;
+  ledger::put_u64(key, height);
+  rocksdb::WriteBatch batch;
+  batch.Put(db_->cf("checkpoints"), key, merged.text());
+  const bool newly_latest = kept.trusted && height > trusted_checkpoint_height_.load();
+  if (newly_latest) {
+    std::string value;
+    ledger::put_u64(value, height);
+    batch.Put(db_->cf("node_meta"), "trusted_checkpoint", value);
+  }
+  RETURN_IF_ERROR(ledger::from_rocks(db_->db()->Write(rocksdb::WriteOptions(), &batch),
+                                     "store checkpoint " + std::to_string(height)));
+  if (newly_latest) trusted_checkpoint_height_ = height;
+  return kept;
 }
 
 base::Result<ledger::CosignedCheckpoint> Node::checkpoint(uint64_t height) const {
@@ -1368,18 +1433,19 @@ base::Result<ledger::CosignedCheckpoint> Node::checkpoint(uint64_t height) const
   if (height == 0) {
     return base::Status::not_found("no checkpoint has been cosigned by a quorum of agencies yet");
   }
-  std::string key;
-  ledger::put_u64(key, height);
-  std::string text;
-  auto s = db_->db()->Get(rocksdb::ReadOptions(), db_->cf("checkpoints"), key, &text);
-  if (s.IsNotFound()) {
-    return base::Status::not_found("this node made no checkpoint at height " +
+  ASSIGN_OR_RETURN(std::optional<ledger::CosignedCheckpoint> stored, stored_checkpoint(height));
+  if (!stored) {
+    return base::Status::not_found("this node knows no checkpoint at height " +
                                    std::to_string(height));
   }
-  RETURN_IF_ERROR(ledger::from_rocks(s, "read checkpoint"));
-  auto parsed = ledger::parse_checkpoint_note(text);
-  if (!parsed.is_ok()) return base::Status::corruption("stored checkpoint: " + parsed.status().message());
-  return parsed;
+  const ledger::QuorumReport report = ledger::verify_cosignatures(*consortium_, *stored);
+  if (!report.trusted()) {
+    return base::Status::not_found(
+        "no checkpoint at height " + std::to_string(height) + " is cosigned by a quorum yet (" +
+        std::to_string(report.signer_agencies.size()) + " of the " +
+        std::to_string(report.quorum) + " agencies needed)");
+  }
+  return *stored;
 }
 
 void Node::checkpoint_round() {
@@ -1388,9 +1454,10 @@ void Node::checkpoint_round() {
   checkpoint_timer_.async_wait([this](const boost::system::error_code& ec) {
     if (!ec) checkpoint_round();
   });
+  if (storage_degraded_.load() || !check_disk_space().is_ok()) return;  // stores checkpoints
+  adopt_pending_checkpoints();
   const uint64_t height = ledger_->head().height();
   if (height == 0 || height == last_checkpoint_height_) return;
-  if (storage_degraded_.load() || !check_disk_space().is_ok()) return;  // stores the checkpoint
   auto cp = ledger::checkpoint_at(*ledger_, height);
   if (!cp.is_ok()) {
     spdlog::error("cannot make checkpoint at height {}: {}", height, cp.status().to_string());
@@ -1405,17 +1472,15 @@ void Node::checkpoint_round() {
     }
   }
   last_checkpoint_height_ = height;
-  // Peers' cosignatures arrive on the loop and are added to the copy kept here; a note is
-  // stored once it has a signature (a C2SP note without one is not a note).
-  recent_checkpoints_[height] = checkpoint;
+  // Peers' cosignatures arrive on the loop and are merged into the note stored for the height
+  // (a restart at an unchanged head adds to the stored quorum note, never replaces it).
+  ledger::CosignedCheckpoint unsigned_copy = checkpoint;
+  unsigned_copy.note.signatures.clear();
+  recent_checkpoints_[height] = unsigned_copy;
   while (recent_checkpoints_.size() > kRecentCheckpointsMax) {
     recent_checkpoints_.erase(recent_checkpoints_.begin());
   }
-  if (!checkpoint.note.signatures.empty()) {
-    ledger::NoteSignature own = checkpoint.note.signatures.back();
-    recent_checkpoints_[height].note.signatures.clear();
-    add_cosignature(height, own);
-  }
+  if (!checkpoint.note.signatures.empty()) add_cosignature(height, checkpoint.note.signatures.back());
   // Ask every peer to cosign the same body; answers arrive on the loop.
   for (const auto& [peer, address] : transport_->addresses()) {
     auto channel = channel_to(peer);
@@ -1459,31 +1524,99 @@ void Node::add_cosignature(uint64_t height, const ledger::NoteSignature& signatu
   if (storage_degraded_.load() || !check_disk_space().is_ok()) return;  // it stores the note
   auto recent = recent_checkpoints_.find(height);
   if (recent == recent_checkpoints_.end()) return;  // an answer to a round long gone
-  ledger::CosignedCheckpoint checkpoint = recent->second;
-  auto& sigs = checkpoint.note.signatures;
-  std::erase_if(sigs, [&](const ledger::NoteSignature& s) { return s.name == signature.name; });
-  sigs.push_back(signature);
-  // Keep only signatures that verify: a bad one would make the whole note untrusted.
-  const ledger::QuorumReport report = ledger::verify_cosignatures(*consortium_, checkpoint);
-  for (const auto& check : report.signatures) {
-    if (check.name == signature.name && check.outcome != ledger::CosignatureCheck::Outcome::kValid) {
-      spdlog::warn("cosignature of {} on checkpoint {} rejected: {}", signature.name, height,
-                   check.detail);
-      return;
-    }
-  }
-  recent->second = checkpoint;
-  if (auto s = store_checkpoint(height, checkpoint); !s.is_ok()) {
-    spdlog::error("{}", s.to_string());
+  ledger::CosignedCheckpoint offered = recent->second;
+  offered.note.signatures = {signature};
+  auto kept = keep_checkpoint(offered);
+  if (!kept.is_ok()) {
+    spdlog::error("cannot keep checkpoint {}: {}", height, kept.status().to_string());
     return;
   }
-  if (report.trusted() && height > trusted_checkpoint_height_.load()) {
-    trusted_checkpoint_height_ = height;
-    std::string value;
-    ledger::put_u64(value, height);
-    auto s = db_->db()->Put(rocksdb::WriteOptions(), db_->cf("node_meta"), "trusted_checkpoint",
-                            value);
-    if (!s.ok()) spdlog::error("cannot record trusted checkpoint: {}", s.ToString());
+  // The maker hands every quorum note it completes to its peers, so that every node answers
+  // GetCheckpoint and proofs for the same checkpoints.
+  if (kept->trusted && kept->grew) share_checkpoint(kept->checkpoint);
+}
+
+void Node::share_checkpoint(const ledger::CosignedCheckpoint& checkpoint) {
+  const uint64_t height = checkpoint.checkpoint.height();
+  for (const auto& [peer, address] : transport_->addresses()) {
+    auto channel = channel_to(peer);
+    if (!channel) continue;
+    struct Call {
+      grpc::ClientContext context;
+      v1::ShareCheckpointRequest request;
+      v1::ShareCheckpointResponse response;
+      std::unique_ptr<v1::PeerService::Stub> stub;
+    };
+    auto call = std::make_shared<Call>();
+    call->request.set_note(checkpoint.text());
+    if (insecure()) {
+      call->context.AddMetadata("x-credledger-role", "node:" + std::to_string(config_.node_id));
+    }
+    call->context.set_deadline(std::chrono::system_clock::now() +
+                               std::chrono::milliseconds(config_.checkpoint_interval_ms * 5));
+    call->stub = v1::PeerService::NewStub(channel);
+    call->stub->async()->ShareCheckpoint(
+        &call->context, &call->request, &call->response,
+        base::tsan_handoff([call, height, peer](grpc::Status status) {
+          if (status.error_code() == grpc::INVALID_ARGUMENT) {
+            spdlog::error("node {} refused the quorum checkpoint {}: {}", peer, height,
+                          status.error_message());
+          }
+        }));
+  }
+}
+
+void Node::learn_checkpoint(std::string note,
+                            std::function<void(base::Result<bool>)> then) {
+  asio::post(loop_, [this, note = std::move(note), then = std::move(then)] {
+    auto parsed = ledger::parse_checkpoint_note(note);
+    if (!parsed.is_ok()) {
+      return then(base::Status::invalid_argument("checkpoint note: " + parsed.status().message()));
+    }
+    const ledger::QuorumReport report = ledger::verify_cosignatures(*consortium_, *parsed);
+    if (!report.trusted()) {
+      return then(base::Status::invalid_argument("checkpoint at height " +
+                                                 std::to_string(parsed->checkpoint.height()) +
+                                                 " is not trusted: " + report.status().message()));
+    }
+    if (parsed->checkpoint.height() > ledger_->head().height()) {
+      // Adopted once this node applies that height (checkpoint_round looks every interval).
+      pending_checkpoints_[parsed->checkpoint.height()] = std::move(parsed).value();
+      while (pending_checkpoints_.size() > kRecentCheckpointsMax) {
+        pending_checkpoints_.erase(pending_checkpoints_.begin());
+      }
+      return then(false);
+    }
+    auto adopted = adopt_checkpoint(*parsed);
+    if (!adopted.is_ok()) return then(adopted);
+    then(true);
+  });
+}
+
+base::Status Node::adopt_checkpoint(const ledger::CosignedCheckpoint& checkpoint) {
+  const uint64_t height = checkpoint.checkpoint.height();
+  if (storage_degraded_.load() || !check_disk_space().is_ok()) {
+    return base::Status::busy("this node refuses writes now (its disk is full)");
+  }
+  ASSIGN_OR_RETURN(v1::Checkpoint mine, ledger::checkpoint_at(*ledger_, height));
+  if (ledger::make_checkpoint(origin_, mine).note.body != checkpoint.note.body) {
+    // A quorum signed another chain at this height: evidence of a fork or corruption.
+    spdlog::critical("a quorum checkpoint at height {} differs from this node's chain:\n{}",
+                     height, checkpoint.note.body);
+    return base::Status::invalid_argument("checkpoint at height " + std::to_string(height) +
+                                          " differs from this node's");
+  }
+  // A note this node already held whole is fine too.
+  return keep_checkpoint(checkpoint).status();
+}
+
+void Node::adopt_pending_checkpoints() {
+  const uint64_t head = ledger_->head().height();
+  while (!pending_checkpoints_.empty() && pending_checkpoints_.begin()->first <= head) {
+    auto node = pending_checkpoints_.extract(pending_checkpoints_.begin());
+    if (auto s = adopt_checkpoint(node.mapped()); !s.is_ok()) {
+      spdlog::error("cannot adopt the quorum checkpoint {}: {}", node.key(), s.to_string());
+    }
   }
 }
 

@@ -114,13 +114,23 @@ class Node {
 
   // Checkpoints (ledger/checkpoint.h). The node cosigns its head every checkpoint_interval_ms
   // and asks its peers to cosign the same body; a checkpoint cosigned by a quorum of agencies
-  // becomes the latest trusted one. Every checkpoint made is kept by height.
-  // height 0 = the latest trusted checkpoint; kNotFound if none.
+  // becomes trusted, and its maker shares it with every peer, which keeps it once it has
+  // applied that height and found the same body. So every node keeps every quorum checkpoint it
+  // made or learned, and answers GetCheckpoint and proofs for the same heights. A stored note
+  // only ever gains valid cosignatures: it is never replaced by one with fewer.
+  // Only trusted checkpoints are served: height 0 = the latest trusted one; kNotFound if there
+  // is none, or the one at `height` is not (yet) cosigned by a quorum.
   base::Result<ledger::CosignedCheckpoint> checkpoint(uint64_t height) const;
   // A peer's request: cosign `body` if this node's own block at `height` gives the same body.
   // kUnavailable if not applied yet; kInvalidArgument if the body differs (logged as evidence);
   // kNotFound if this node has no agency key.
   base::Result<v1::CosignResponse> cosign_peer_checkpoint(uint64_t height, const std::string& body);
+  // A peer shares a checkpoint a quorum cosigned (PeerService.ShareCheckpoint). Any thread;
+  // `then` runs on the loop thread with true if the note is kept (merged into this node's note
+  // of that height), false if this node has not applied that height yet (it keeps the note
+  // pending and adopts it once applied), kInvalidArgument if the note is malformed, not trusted,
+  // or not of this node's chain (logged as fork evidence).
+  void learn_checkpoint(std::string note, std::function<void(base::Result<bool>)> then);
 
   // Queries about individuals are recorded (who, when, which subject) for auditors; a query
   // about an organisation is not (callers need not check the subject's kind). An error (the
@@ -198,7 +208,23 @@ class Node {
   void persist_address(consensus::NodeId id, const std::string& address);
   void checkpoint_round();
   void add_cosignature(uint64_t height, const ledger::NoteSignature& signature);
-  base::Status store_checkpoint(uint64_t height, const ledger::CosignedCheckpoint& checkpoint);
+  // The note stored for `height` as it is (not checked for a quorum), or nullopt. Any thread.
+  base::Result<std::optional<ledger::CosignedCheckpoint>> stored_checkpoint(uint64_t height) const;
+  struct KeptCheckpoint {
+    ledger::CosignedCheckpoint checkpoint;  // the note stored now
+    bool trusted = false;                   // it is cosigned by a quorum
+    bool grew = false;                      // it gained a valid cosignature
+  };
+  // Merges the valid cosignatures of `offered` into the note stored for its height (stored ones
+  // first: a valid cosignature is never dropped or replaced) and records it as the latest
+  // trusted checkpoint if it is that. kInvalidArgument if a note of another body is stored
+  // there. REQUIRES: loop thread; `offered` is of this node's own chain.
+  base::Result<KeptCheckpoint> keep_checkpoint(const ledger::CosignedCheckpoint& offered);
+  // Hands a quorum checkpoint to every peer (ShareCheckpoint), without waiting for answers.
+  void share_checkpoint(const ledger::CosignedCheckpoint& checkpoint);
+  // Keeps a peer's quorum checkpoint of an applied height if its body is this node's.
+  base::Status adopt_checkpoint(const ledger::CosignedCheckpoint& checkpoint);
+  void adopt_pending_checkpoints();
 
   NodeConfig config_;
   std::shared_ptr<const ledger::Consortium> consortium_;
@@ -259,6 +285,8 @@ class Node {
   // Checkpoints of the last rounds, collecting cosignatures (loop thread).
   static constexpr size_t kRecentCheckpointsMax = 16;
   std::map<uint64_t, ledger::CosignedCheckpoint> recent_checkpoints_;
+  // Quorum checkpoints peers shared for heights not applied here yet (loop thread).
+  std::map<uint64_t, ledger::CosignedCheckpoint> pending_checkpoints_;
   std::atomic<uint64_t> trusted_checkpoint_height_{0};  // written by the loop, read anywhere
 
   // Catch-ups run on their own thread (one at a time); stop() waits for it.

@@ -27,6 +27,11 @@ Status check_subject_arg(const v1::Subject& subject) {
 
 }  // namespace
 
+uint32_t clamp_page_size(uint32_t requested) {
+  if (requested == 0) return kDefaultPageSize;
+  return std::min(requested, kMaxPageSize);
+}
+
 bool is_individual(const v1::Subject& s) {
   return s.kind() == v1::INDIVIDUAL || s.kind() == v1::PROFESSIONAL;
 }
@@ -79,10 +84,13 @@ Status check_submit(const Caller& caller, const v1::SubmitRequest& request,
 
 Status check_subjects(const Caller& caller, const v1::CheckRequest& request,
                       uint64_t max_subjects) {
-  if (request.subjects_size() == 0 ||
-      static_cast<uint64_t>(request.subjects_size()) > max_subjects) {
+  if (request.subjects_size() == 0) {
     return Status(StatusCode::INVALID_ARGUMENT,
-                  "CheckSubjects takes 1 to " + std::to_string(max_subjects) + " subjects; got " +
+                  "CheckSubjects takes 1 to " + std::to_string(max_subjects) + " subjects; got 0");
+  }
+  if (static_cast<uint64_t>(request.subjects_size()) > max_subjects) {
+    return Status(StatusCode::RESOURCE_EXHAUSTED,
+                  "at most " + std::to_string(max_subjects) + " subjects per CheckSubjects; got " +
                       std::to_string(request.subjects_size()));
   }
   for (int i = 0; i < request.subjects_size(); ++i) {
@@ -115,9 +123,7 @@ Status check_blacklist(const v1::BlacklistRequest& request, uint32_t* page_size)
                   "sector " + std::to_string(request.sector()) + " is unknown");
   }
   if (Status s = check_read_args(request.as_of_ms(), v1::LOCAL); !s.ok()) return s;
-  const uint32_t size = request.page_size() == 0 ? 100 : request.page_size();
-  if (size > 1000) return Status(StatusCode::INVALID_ARGUMENT, "page_size is at most 1000");
-  *page_size = size;
+  *page_size = clamp_page_size(request.page_size());
   return Status::OK;
 }
 
@@ -129,7 +135,7 @@ Status check_history(const Caller& caller, const v1::HistoryRequest& request,
   }
   const Status s = admit_subject(caller, request.subject());
   if (!s.ok()) return s;
-  *page_size = request.page_size() == 0 ? 100 : std::min(request.page_size(), 1000u);
+  *page_size = clamp_page_size(request.page_size());
   return Status::OK;
 }
 
@@ -189,7 +195,7 @@ Status check_access_log(const Caller& caller, const v1::AccessLogRequest& reques
   if (caller.role != Role::kAuditor) {
     return permission_denied(caller, "read the access log (auditors only)");
   }
-  *limit = request.limit() == 0 ? 100 : std::min(request.limit(), 1000u);
+  *limit = clamp_page_size(request.limit());
   return Status::OK;
 }
 

@@ -20,6 +20,15 @@ namespace node {
 
 namespace v1 = credledger::v1;
 
+// One rule for limits (README "gRPC API"): a request that carries more items than a limit of
+// this node allows (events in Submit, subjects in CheckSubjects) is refused with
+// RESOURCE_EXHAUSTED naming the limit; an empty one is INVALID_ARGUMENT. A page size asks for
+// at most that many results, so a larger one than the maximum is capped, never refused.
+constexpr uint32_t kDefaultPageSize = 100;
+constexpr uint32_t kMaxPageSize = 1000;
+// 0 = kDefaultPageSize; above kMaxPageSize = kMaxPageSize.
+uint32_t clamp_page_size(uint32_t requested);
+
 // Individuals and licensed professionals: data about them is access-controlled and logged.
 bool is_individual(const v1::Subject& subject);
 
@@ -37,11 +46,12 @@ grpc::Status check_read_args(int64_t as_of_ms, int consistency);
 // signed with its own keys (keys the consortium does not know are left to validation).
 grpc::Status check_submit(const Caller& caller, const v1::SubmitRequest& request,
                           const ledger::Consortium& consortium, uint64_t max_events_per_submit);
-// CheckSubjects: 1..max_subjects subjects, each admitted (the error names the subject's index).
+// CheckSubjects: 1..max_subjects subjects (more: RESOURCE_EXHAUSTED), each admitted (the error
+// names the subject's index).
 grpc::Status check_subjects(const Caller& caller, const v1::CheckRequest& request,
                             uint64_t max_subjects);
-// ListBlacklist: a named, known sector, a valid as_of and a page size of at most 1000 (0 = 100).
-// On success *page_size is the size to use.
+// ListBlacklist: a named, known sector and a valid as_of. On success *page_size is the size to
+// use (clamp_page_size).
 grpc::Status check_blacklist(const v1::BlacklistRequest& request, uint32_t* page_size);
 // GetHistory: not public, an admitted subject; *page_size is the request's clamped to 1..1000.
 grpc::Status check_history(const Caller& caller, const v1::HistoryRequest& request,

@@ -38,6 +38,18 @@ Status to_grpc(const base::Status& s) {
   return Status(code, s.message());
 }
 
+// What a public caller is not shown of a blacklist entry, and of a status: the names go into
+// the answer's undisclosed_fields, so that a withheld score is never read as a score of 0.
+constexpr const char* kUndisclosedEntryFields[] = {"summary", "disputes"};
+constexpr const char* kUndisclosedStatusFields[] = {
+    "score",   "grade",       "event_count",        "active_penalties",
+    "ratings", "explanation", "disputed_event_ids", "commendations"};
+
+void redact_entry_for_public(v1::ViewEntry& e) {
+  e.clear_summary();
+  e.clear_disputes();
+}
+
 // Public callers see what may be published: active blacklist entries with legal basis and
 // expiry, and whether the subject is blacklisted. Nothing else.
 void redact_for_public(v1::SubjectStatus& s) {
@@ -49,9 +61,11 @@ void redact_for_public(v1::SubjectStatus& s) {
   s.clear_score();
   s.clear_grade();
   s.clear_event_count();
-  for (v1::ViewEntry& e : *s.mutable_blacklist_entries()) {
-    e.clear_summary();
-    e.clear_disputes();
+  for (v1::ViewEntry& e : *s.mutable_blacklist_entries()) redact_entry_for_public(e);
+  s.clear_undisclosed_fields();
+  for (const char* field : kUndisclosedStatusFields) s.add_undisclosed_fields(field);
+  for (const char* field : kUndisclosedEntryFields) {
+    s.add_undisclosed_fields(std::string("blacklist_entries.") + field);
   }
 }
 
@@ -266,8 +280,9 @@ class QueryServiceImpl final : public v1::QueryService::CallbackService {
       return reactor;
     }
     const int64_t as_of = request->as_of_ms() ? request->as_of_ms() : Node::now_ms();
-    auto answer = [this, reactor, response, caller, as_of, started, subject = request->subject()] {
-      auto status = node_.ledger().status(subject, as_of);
+    auto answer = [this, reactor, response, caller, as_of, started, subject = request->subject(),
+                   at_height = request->at_height()] {
+      auto status = node_.ledger().status(subject, as_of, at_height);
       if (!status.is_ok()) {
         reactor->Finish(to_grpc(status.status()));
         return;
@@ -315,7 +330,7 @@ class QueryServiceImpl final : public v1::QueryService::CallbackService {
     const int64_t as_of = request->as_of_ms() ? request->as_of_ms() : Node::now_ms();
     auto answer = [this, reactor, response, caller, as_of, request] {
       for (const auto& subject : request->subjects()) {
-        auto status = node_.ledger().status(subject, as_of);
+        auto status = node_.ledger().status(subject, as_of, request->at_height());
         if (!status.is_ok()) return reactor->Finish(to_grpc(status.status()));
         v1::SubjectStatus* out = response->add_statuses();
         *out = std::move(status).value();
@@ -349,7 +364,8 @@ class QueryServiceImpl final : public v1::QueryService::CallbackService {
       return reactor;
     }
     const int64_t as_of = request->as_of_ms() ? request->as_of_ms() : Node::now_ms();
-    auto page = node_.ledger().blacklist(request->sector(), as_of, request->page_token(), size);
+    auto page = node_.ledger().blacklist(request->sector(), as_of, request->page_token(), size,
+                                         request->at_height());
     if (!page.is_ok()) {
       reactor->Finish(to_grpc(page.status()));
       return reactor;
@@ -357,11 +373,13 @@ class QueryServiceImpl final : public v1::QueryService::CallbackService {
     for (auto& e : page->entries) {
       // Entries about individuals are not published; authorized roles see them.
       if (is_individual(e.subject()) && !authorize_subject(caller, e.subject()).ok()) continue;
-      if (caller.role == Role::kPublic) {
-        e.clear_summary();
-        e.clear_disputes();
-      }
+      if (caller.role == Role::kPublic) redact_entry_for_public(e);
       *response->add_entries() = std::move(e);
+    }
+    if (caller.role == Role::kPublic) {
+      for (const char* field : kUndisclosedEntryFields) {
+        response->add_undisclosed_fields(std::string("entries.") + field);
+      }
     }
     response->set_next_page_token(page->next_page_token);
     reactor->Finish(Status::OK);
@@ -383,7 +401,8 @@ class QueryServiceImpl final : public v1::QueryService::CallbackService {
       reactor->Finish(to_grpc(logged));
       return reactor;
     }
-    auto page = node_.ledger().history(request->subject(), request->page_token(), size);
+    auto page = node_.ledger().history(request->subject(), request->page_token(), size,
+                                       request->at_height());
     if (!page.is_ok()) {
       reactor->Finish(to_grpc(page.status()));
       return reactor;
@@ -900,6 +919,29 @@ class PeerServiceImpl final : public v1::PeerService::CallbackService {
     }
     node_.catch_up(*request, [reactor, response](v1::CatchUpResponse r) {
       *response = std::move(r);
+      reactor->Finish(Status::OK);
+    });
+    return reactor;
+  }
+
+  ServerUnaryReactor* ShareCheckpoint(CallbackServerContext* context,
+                                      const v1::ShareCheckpointRequest* request,
+                                      v1::ShareCheckpointResponse* response) override {
+    auto* reactor = context->DefaultReactor();
+    if (node_.caller_of(*context).role != Role::kNode) {
+      reactor->Finish(
+          Status(StatusCode::PERMISSION_DENIED, "sharing checkpoints needs a node certificate"));
+      return reactor;
+    }
+    if (request->note().size() > ledger::kNoteBytesMax) {
+      reactor->Finish(Status(StatusCode::RESOURCE_EXHAUSTED,
+                             "a checkpoint note is at most " +
+                                 std::to_string(ledger::kNoteBytesMax) + " bytes"));
+      return reactor;
+    }
+    node_.learn_checkpoint(request->note(), [reactor, response](base::Result<bool> stored) {
+      if (!stored.is_ok()) return reactor->Finish(to_grpc(stored.status()));
+      response->set_stored(*stored);
       reactor->Finish(Status::OK);
     });
     return reactor;

@@ -63,11 +63,18 @@ void print_entry_line(const v1::ViewEntry& e) {
   if (!e.legal_basis().code().empty()) std::cout << " basis " << e.legal_basis().code();
   std::cout << " from " << tools::format_time_ms(e.effective_at_ms());
   if (e.expires_at_ms()) std::cout << " until " << tools::format_time_ms(e.expires_at_ms());
-  if (e.ended_at_ms()) {
+  if (e.ended_by_kind() == v1::CORRECTION) {
+    std::cout << " corrected by " << e.ended_by_event_id() << " (never counted)";
+  } else if (e.ended_at_ms()) {
     std::cout << " ended " << tools::format_time_ms(e.ended_at_ms()) << " by "
               << v1::EventKind_Name(e.ended_by_kind());
   }
   std::cout << " (" << e.issuer() << ")\n";
+}
+
+bool undisclosed(const v1::SubjectStatus& s, const std::string& field) {
+  return std::find(s.undisclosed_fields().begin(), s.undisclosed_fields().end(), field) !=
+         s.undisclosed_fields().end();
 }
 
 void print_status(const v1::SubjectStatus& s) {
@@ -75,7 +82,10 @@ void print_status(const v1::SubjectStatus& s) {
             << "\n"
             << "as of        " << tools::format_time_ms(s.as_of_ms()) << " (height " << s.height()
             << ")\n";
-  if (!s.grade().empty()) {
+  if (undisclosed(s, "score")) {
+    std::cout << "score        not disclosed to this caller (public callers see blacklist "
+                 "entries only)\n";
+  } else {
     std::cout << "score        " << s.score() << "   grade " << s.grade() << "\n";
   }
   std::cout << "blacklisted  "
@@ -205,6 +215,7 @@ int run_event_get(const Global& g, const std::string& id) {
 struct StatusArgs {
   std::string kind = "enterprise", id, as_of;
   bool linearizable = false;
+  uint64_t at_height = 0;
 };
 
 int run_status(const Global& g, const StatusArgs& a) {
@@ -220,6 +231,7 @@ int run_status(const Global& g, const StatusArgs& a) {
     request.set_as_of_ms(*t);
   }
   request.set_consistency(a.linearizable ? v1::LINEARIZABLE : v1::LOCAL);
+  request.set_at_height(a.at_height);
   v1::SubjectStatus response;
   grpc::Status status = client->call([&](auto channel, grpc::ClientContext& ctx) {
     return v1::QueryService::NewStub(channel)->GetSubjectStatus(&ctx, request, &response);
@@ -234,7 +246,8 @@ int run_status(const Global& g, const StatusArgs& a) {
 }
 
 // A subjects file: one subject per line, "ID" (an enterprise USCC) or "KIND ID"; # comments.
-int run_check(const Global& g, const std::string& file, const std::string& as_of, bool linearizable) {
+int run_check(const Global& g, const std::string& file, const std::string& as_of, bool linearizable,
+              uint64_t at_height) {
   auto text = tools::read_file(file);
   if (!text.is_ok()) return fail(text.status());
   v1::CheckRequest request;
@@ -259,6 +272,7 @@ int run_check(const Global& g, const std::string& file, const std::string& as_of
     request.set_as_of_ms(*t);
   }
   request.set_consistency(linearizable ? v1::LINEARIZABLE : v1::LOCAL);
+  request.set_at_height(at_height);
   auto client = connect(g);
   if (!client.is_ok()) return fail(client.status());
   v1::CheckResponse response;
@@ -276,9 +290,10 @@ int run_check(const Global& g, const std::string& file, const std::string& as_of
   for (const auto& s : response.statuses()) {
     any_blacklisted = any_blacklisted || s.blacklisted();
     if (g.json()) continue;
+    // "n/d": not disclosed to this caller (never a score of 0).
     std::cout << std::left << std::setw(66) << s.subject().id() << std::setw(7)
-              << (s.grade().empty() ? "-" : s.grade()) << std::setw(7)
-              << (s.grade().empty() ? std::string("-") : std::to_string(s.score()))
+              << (undisclosed(s, "grade") ? "n/d" : s.grade()) << std::setw(7)
+              << (undisclosed(s, "score") ? std::string("n/d") : std::to_string(s.score()))
               << (s.blacklisted() ? sector_list(s.blacklisted_sectors()) : "no") << "\n";
   }
   // Scripts screening bidders: exit 1 when any subject is blacklisted.
@@ -286,13 +301,14 @@ int run_check(const Global& g, const std::string& file, const std::string& as_of
 }
 
 int run_blacklist(const Global& g, const std::string& sector_text, const std::string& as_of,
-                  uint32_t limit) {
+                  uint32_t limit, uint64_t at_height) {
   auto sector = ledger::parse_sector(sector_text);
   if (!sector.is_ok()) return fail(sector.status());
   auto client = connect(g);
   if (!client.is_ok()) return fail(client.status());
   v1::BlacklistRequest request;
   request.set_sector(*sector);
+  request.set_at_height(at_height);
   if (!as_of.empty()) {
     auto t = tools::parse_time_ms(as_of);
     if (!t.is_ok()) return fail(t.status());
@@ -324,7 +340,8 @@ int run_blacklist(const Global& g, const std::string& sector_text, const std::st
   return kExitOk;
 }
 
-int run_history(const Global& g, const std::string& kind, const std::string& id) {
+int run_history(const Global& g, const std::string& kind, const std::string& id,
+                uint64_t at_height) {
   auto subject = make_subject(kind, id);
   if (!subject.is_ok()) return fail(subject.status());
   auto client = connect(g);
@@ -332,6 +349,7 @@ int run_history(const Global& g, const std::string& kind, const std::string& id)
   v1::HistoryRequest request;
   *request.mutable_subject() = *subject;
   request.set_page_size(1000);
+  request.set_at_height(at_height);
   nlohmann::json all = nlohmann::json::array();
   do {
     v1::HistoryResponse response;
@@ -664,31 +682,42 @@ void add_node_commands(CLI::App& app, Global& g, int& rc) {
   status->add_option("--as-of", status_args.as_of, "time (default now)");
   status->add_flag("--linearizable", status_args.linearizable,
                    "reflect every acknowledged event (ReadIndex)");
+  const char* kAtHeightHelp =
+      "what the ledger said at this height (a checkpoint's height; default the head): later "
+      "corrections, restorations and rulings do not count";
+  status->add_option("--at-height", status_args.at_height, kAtHeightHelp);
   status->callback([&] { rc = run_status(g, status_args); });
 
   static std::string check_file, check_as_of;
   static bool check_linearizable = false;
+  static uint64_t check_at_height = 0;
   auto* check = app.add_subcommand("check", "screen subjects listed in a file (exit 1 if any is blacklisted)");
   check->add_option("file", check_file, "one subject per line: ID or KIND ID")->required();
   check->add_option("--as-of", check_as_of, "time (default now)");
   check->add_flag("--linearizable", check_linearizable, "ReadIndex consistency");
-  check->callback([&] { rc = run_check(g, check_file, check_as_of, check_linearizable); });
+  check->add_option("--at-height", check_at_height, kAtHeightHelp);
+  check->callback(
+      [&] { rc = run_check(g, check_file, check_as_of, check_linearizable, check_at_height); });
 
   auto* blacklist = app.add_subcommand("blacklist", "sector blacklists");
   blacklist->require_subcommand(1);
   static std::string bl_sector, bl_as_of;
   static uint32_t bl_limit = 1000;
+  static uint64_t bl_at_height = 0;
   auto* bl_list = blacklist->add_subcommand("list", "entries active in a sector");
   bl_list->add_option("--sector", bl_sector, "e.g. real-estate")->required();
   bl_list->add_option("--as-of", bl_as_of, "time (default now)");
   bl_list->add_option("--limit", bl_limit, "at most this many entries")->capture_default_str();
-  bl_list->callback([&] { rc = run_blacklist(g, bl_sector, bl_as_of, bl_limit); });
+  bl_list->add_option("--at-height", bl_at_height, kAtHeightHelp);
+  bl_list->callback([&] { rc = run_blacklist(g, bl_sector, bl_as_of, bl_limit, bl_at_height); });
 
   static std::string hist_kind = "enterprise", hist_id;
+  static uint64_t hist_at_height = 0;
   auto* history = app.add_subcommand("history", "a subject's events in ledger order");
   history->add_option("subject", hist_id)->required();
   history->add_option("--kind", hist_kind)->capture_default_str();
-  history->callback([&] { rc = run_history(g, hist_kind, hist_id); });
+  history->add_option("--at-height", hist_at_height, kAtHeightHelp);
+  history->callback([&] { rc = run_history(g, hist_kind, hist_id, hist_at_height); });
 
   static std::string watch_kind = "enterprise", watch_id;
   static int watch_count = 0;

@@ -6,6 +6,7 @@
 // plaintext development mode.
 #include <grpcpp/generic/generic_stub.h>
 
+#include <algorithm>
 #include <catch2/catch.hpp>
 #include <future>
 #include <thread>
@@ -137,14 +138,17 @@ TEST_CASE("bad input over gRPC gets the right status and reason and the cluster 
       std::string signature = e.signature();
       signature[5] ^= 0x40;
       e.set_signature(signature);
-      refused_everywhere({e}, kSamrRole, StatusCode::INVALID_ARGUMENT, "BAD_SIGNATURE");
+      // The refusal names the event by the id its payload claims (#12), though no one known
+      // signed it.
+      refused_everywhere({e}, kSamrRole, StatusCode::INVALID_ARGUMENT,
+                         "event 0 ('bad-signature') BAD_SIGNATURE");
       e = signed_event("bad-signature-2", kSamr, subject);
       e.set_payload(e.payload() + " ");  // bytes changed after signing
       refused_everywhere({e}, kSamrRole, StatusCode::INVALID_ARGUMENT, "BAD_SIGNATURE");
     }
     refused_everywhere({ledger_test::sign_with(valid_event("unknown-key", kSamr, subject),
                                                "mofcom-k1", ledger_test::rogue_keys())},
-                       kSamrRole, StatusCode::INVALID_ARGUMENT, "UNKNOWN_KEY");
+                       kSamrRole, StatusCode::INVALID_ARGUMENT, "event 0 ('unknown-key') UNKNOWN_KEY");
     {
       v1::CreditEvent e = valid_event("unknown-agency", kSamr, subject);
       e.set_issuer("mofcom");
@@ -232,7 +236,8 @@ TEST_CASE("bad input over gRPC gets the right status and reason and the cluster 
           StatusCode::INVALID_ARGUMENT, "DUPLICATE_EVENT_ID");
     }
     {
-      // CheckSubjects takes 1 to 1,000 subjects.
+      // CheckSubjects takes 1 to 1,000 subjects; more is a limit (RESOURCE_EXHAUSTED, as for
+      // Submit), none is a malformed request.
       v1::CheckRequest request;
       v1::CheckResponse response;
       auto none = context_as("relying:bank");
@@ -241,7 +246,7 @@ TEST_CASE("bad input over gRPC gets the right status and reason and the cluster 
       for (int i = 0; i < 1001; ++i) *request.add_subjects() = ledger_test::enterprise(i);
       auto many = context_as("relying:bank");
       check_refused(cluster.query(leader)->CheckSubjects(many.get(), request, &response),
-                    StatusCode::INVALID_ARGUMENT, "1 to 1000");
+                    StatusCode::RESOURCE_EXHAUSTED, "at most 1000 subjects per CheckSubjects");
       request.mutable_subjects()->RemoveLast();
       auto ok = context_as("relying:bank");
       const grpc::Status s = cluster.query(leader)->CheckSubjects(ok.get(), request, &response);
@@ -366,8 +371,18 @@ TEST_CASE("each role is allowed what it should and refused the rest", "[integrat
     CHECK(s.active_penalties_size() == 0);
     CHECK(s.explanation_size() == 0);
     CHECK(s.event_count() == 0);
+    // Withheld fields are named, so a score of 0 is never read as a score (#12).
+    const std::vector<std::string> withheld(s.undisclosed_fields().begin(),
+                                            s.undisclosed_fields().end());
+    for (const char* field : {"score", "grade", "event_count", "active_penalties", "explanation",
+                              "blacklist_entries.summary"}) {
+      INFO(field);
+      CHECK(std::find(withheld.begin(), withheld.end(), field) != withheld.end());
+    }
+    CHECK(status_ok(cluster, follower, "relying:bank", company).undisclosed_fields_size() == 0);
     // Through LINEARIZABLE (forwarded to the leader) the answer is redacted the same way.
     const v1::SubjectStatus lin = status_ok(cluster, follower, "", company, v1::LINEARIZABLE);
+    CHECK(lin.undisclosed_fields_size() == s.undisclosed_fields_size());
     CHECK(lin.score() == 0);
     CHECK(lin.active_penalties_size() == 0);
     CHECK(lin.blacklist_entries_size() == 1);
@@ -609,6 +624,117 @@ TEST_CASE("the standard gRPC health service answers SERVING", "[integration]") {
     bytes.append(reinterpret_cast<const char*>(slice.begin()), slice.size());
   }
   CHECK(bytes == std::string("\x08\x01", 2));
+}
+
+TEST_CASE("answers at a ledger height: a correction counts from its height, never below it",
+          "[integration]") {
+  // #12: GetSubjectStatus, CheckSubjects, ListBlacklist and GetHistory answer "what did the
+  // ledger say at height H, as of time t", after a later correction exists.
+  Cluster cluster;
+  cluster.start_all();
+  const uint64_t leader = cluster.wait_for_leader();
+  const uint64_t follower = leader == 1 ? 2 : 1;
+  const v1::Subject company = ledger_test::enterprise(8100);
+  const v1::Receipt penalty = submit_ok(cluster, leader, signed_event("ah-pen", kSamr, company),
+                                        kSamrRole);
+  const v1::Receipt listed = submit_ok(cluster, leader, signed_event("ah-bl", kCourt, company),
+                                       "agency:court");
+  auto correction = [](const std::string& id, std::string_view agency, const std::string& target,
+                       const v1::Subject& subject) {
+    v1::CreditEvent e = ledger_test::referring(id, agency, subject, v1::CORRECTION, target, wall_ms());
+    e.set_issued_at_ms(wall_ms() - 1000);
+    return ledger_test::sign(e);
+  };
+  const v1::Receipt fixed = submit_ok(cluster, leader, correction("ah-pen-fix", kSamr, "ah-pen", company),
+                                      kSamrRole);
+  const v1::Receipt unlisted = submit_ok(
+      cluster, leader, correction("ah-bl-fix", kCourt, "ah-bl", company), "agency:court");
+  REQUIRE(penalty.height() < fixed.height());
+  REQUIRE(listed.height() < unlisted.height());
+  cluster.wait_applied_equal(cluster.ids());
+  const int64_t asked = wall_ms() - 3600 * 1000;  // an hour ago: before both corrections took effect
+
+  auto status_at = [&](uint64_t node, uint64_t height, v1::Consistency consistency) {
+    v1::StatusRequest request;
+    *request.mutable_subject() = company;
+    request.set_as_of_ms(asked);
+    request.set_at_height(height);
+    request.set_consistency(consistency);
+    v1::SubjectStatus response;
+    auto context = context_as("relying:bank");
+    const grpc::Status s = cluster.query(node)->GetSubjectStatus(context.get(), request, &response);
+    INFO("height " << height << " on node " << node << ": " << describe(s));
+    REQUIRE(s.ok());
+    return response;
+  };
+  for (v1::Consistency consistency : {v1::LOCAL, v1::LINEARIZABLE}) {
+    INFO("consistency " << v1::Consistency_Name(consistency));
+    const v1::SubjectStatus before = status_at(follower, listed.height(), consistency);
+    CHECK(before.height() == listed.height());
+    CHECK(before.active_penalties_size() == 1);
+    CHECK(before.blacklisted());
+    const v1::SubjectStatus between = status_at(follower, fixed.height(), consistency);
+    CHECK(between.active_penalties_size() == 0);  // the penalty never counted from here on
+    CHECK(between.blacklisted());
+    const v1::SubjectStatus now = status_at(follower, 0, consistency);
+    CHECK(now.active_penalties_size() == 0);
+    CHECK_FALSE(now.blacklisted());
+    CHECK(now.height() >= unlisted.height());
+  }
+
+  v1::CheckRequest check;
+  *check.add_subjects() = company;
+  check.set_as_of_ms(asked);
+  check.set_at_height(penalty.height());
+  v1::CheckResponse checked;
+  auto check_context = context_as("relying:bank");
+  REQUIRE(cluster.query(follower)->CheckSubjects(check_context.get(), check, &checked).ok());
+  REQUIRE(checked.statuses_size() == 1);
+  CHECK(checked.statuses(0).height() == penalty.height());
+  CHECK(checked.statuses(0).active_penalties_size() == 1);
+
+  auto blacklist_at = [&](uint64_t height) {
+    v1::BlacklistRequest request;
+    request.set_sector(v1::FINANCE);
+    request.set_as_of_ms(asked);
+    request.set_at_height(height);
+    v1::BlacklistResponse response;
+    auto context = context_as("");
+    const grpc::Status s = cluster.query(follower)->ListBlacklist(context.get(), request, &response);
+    INFO(describe(s));
+    REQUIRE(s.ok());
+    std::vector<std::string> ids;
+    for (const auto& e : response.entries()) ids.push_back(e.event_id());
+    return ids;
+  };
+  CHECK(blacklist_at(listed.height()) == std::vector<std::string>{"ah-bl"});
+  CHECK(blacklist_at(0).empty());
+
+  auto history_at = [&](uint64_t height) {
+    v1::HistoryRequest request;
+    *request.mutable_subject() = company;
+    request.set_at_height(height);
+    v1::HistoryResponse response;
+    auto context = context_as("auditor:a");
+    REQUIRE(cluster.query(follower)->GetHistory(context.get(), request, &response).ok());
+    std::vector<std::string> out;
+    for (const auto& e : response.entries()) {
+      out.push_back(e.event_id() + (e.ended_by_event_id().empty() ? "" : "/" + e.ended_by_event_id()));
+    }
+    return out;
+  };
+  CHECK(history_at(listed.height()) == std::vector<std::string>{"ah-pen", "ah-bl"});
+  CHECK(history_at(0) ==
+        std::vector<std::string>{"ah-pen/ah-pen-fix", "ah-bl/ah-bl-fix", "ah-pen-fix", "ah-bl-fix"});
+
+  // A height no node has applied yet.
+  v1::StatusRequest beyond;
+  *beyond.mutable_subject() = company;
+  beyond.set_at_height(unlisted.height() + 1000000);
+  v1::SubjectStatus ignored;
+  auto beyond_context = context_as("relying:bank");
+  check_refused(cluster.query(follower)->GetSubjectStatus(beyond_context.get(), beyond, &ignored),
+                StatusCode::UNAVAILABLE, "is not applied on this node yet");
 }
 
 }  // namespace integration

@@ -224,6 +224,7 @@ std::vector<Row> hostile_rows(const Fixture& f) {
   const std::string raft = method("PeerService", "Raft");
   const std::string catch_up = method("PeerService", "CatchUp");
   const std::string cosign = method("PeerService", "Cosign");
+  const std::string share_checkpoint = method("PeerService", "ShareCheckpoint");
   const std::string as_node = "node:" + std::to_string(f.follower);
 
   auto events = [](std::vector<v1::SignedEvent> list) {
@@ -404,8 +405,8 @@ std::vector<Row> hostile_rows(const Fixture& f) {
       // ---- QueryService.CheckSubjects
       {check, "empty request", empty<CheckRequest>(), kRelying, StatusCode::INVALID_ARGUMENT,
        "1 to 1000 subjects; got 0"},
-      {check, "1001 subjects", check_of(too_many_subjects), kRelying, StatusCode::INVALID_ARGUMENT,
-       "1 to 1000 subjects; got 1001"},
+      {check, "1001 subjects", check_of(too_many_subjects), kRelying,
+       StatusCode::RESOURCE_EXHAUSTED, "at most 1000 subjects per CheckSubjects; got 1001"},
       {check, "one bad subject among good ones", check_of({company, company, bad_uscc()}), kRelying,
        StatusCode::INVALID_ARGUMENT, "subject 2: "},
       {check, "an individual asked by a public caller", check_of({f.person}), kPublic,
@@ -422,16 +423,21 @@ std::vector<Row> hostile_rows(const Fixture& f) {
       {blacklist, "an unknown sector",
        build<BlacklistRequest>([](BlacklistRequest& r) { r.set_sector(static_cast<Sector>(999)); }),
        kPublic, StatusCode::INVALID_ARGUMENT, "sector 999 is unknown"},
-      {blacklist, "page_size 1001", build<BlacklistRequest>([](BlacklistRequest& r) {
+      {blacklist, "page_size 1001 is capped", build<BlacklistRequest>([](BlacklistRequest& r) {
          r.set_sector(v1::FINANCE);
          r.set_page_size(1001);
        }),
-       kPublic, StatusCode::INVALID_ARGUMENT, "page_size is at most 1000"},
-      {blacklist, "page_size 2^32-1", build<BlacklistRequest>([](BlacklistRequest& r) {
+       kPublic, StatusCode::OK, ""},
+      {blacklist, "page_size 2^32-1 is capped", build<BlacklistRequest>([](BlacklistRequest& r) {
          r.set_sector(v1::FINANCE);
          r.set_page_size(kU32Max);
        }),
-       kPublic, StatusCode::INVALID_ARGUMENT, "page_size is at most 1000"},
+       kPublic, StatusCode::OK, ""},
+      {blacklist, "a height not applied yet", build<BlacklistRequest>([](BlacklistRequest& r) {
+         r.set_sector(v1::FINANCE);
+         r.set_at_height(1ULL << 40);
+       }),
+       kPublic, StatusCode::UNAVAILABLE, "is not applied on this node yet"},
       {blacklist, "page_size 0 means the default",
        build<BlacklistRequest>([](BlacklistRequest& r) { r.set_sector(v1::FINANCE); }), kPublic,
        StatusCode::OK, ""},
@@ -687,6 +693,21 @@ std::vector<Row> hostile_rows(const Fixture& f) {
       {cosign, "height 2^64-1",
        build<CosignRequest>([](CosignRequest& r) { r.set_height(kU64Max); }), as_node,
        StatusCode::UNAVAILABLE, "not applied here yet"},
+      {share_checkpoint, "empty request from a public caller", empty<ShareCheckpointRequest>(),
+       kPublic, StatusCode::PERMISSION_DENIED, "sharing checkpoints needs a node certificate"},
+      {share_checkpoint, "empty request from a node", empty<ShareCheckpointRequest>(), as_node,
+       StatusCode::INVALID_ARGUMENT, "checkpoint note"},
+      {share_checkpoint, "a forged note without a quorum",
+       build<ShareCheckpointRequest>([](ShareCheckpointRequest& r) {
+         r.set_note("credledger/credledger-test\n1\n47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU=\n"
+                    "height 1\nblock-hash " + std::string(64, 'a') + "\nstate-root " +
+                    std::string(64, 'b') + "\ntimestamp-ms 1\n\n\u2014 samr-k1 AAAAAA==\n");
+       }),
+       as_node, StatusCode::INVALID_ARGUMENT, "checkpoint"},
+      {share_checkpoint, "a note of 1 MB",
+       build<ShareCheckpointRequest>(
+           [](ShareCheckpointRequest& r) { r.set_note(std::string(1 << 20, 'x')); }),
+       as_node, StatusCode::RESOURCE_EXHAUSTED, "a checkpoint note is at most"},
 
       // ---- grpc.health.v1.Health (HealthCheckRequest{service = 1})
       {kHealthCheck, "empty request: the server as a whole", raw(""), kPublic, StatusCode::OK, ""},
@@ -827,7 +848,7 @@ TEST_CASE("every gRPC method refuses hostile input precisely and the node keeps 
       CHECK(has_empty);
     }
   }
-  CHECK(api_methods.size() == 22);  // 1 + 6 + 5 + 7 + 3
+  CHECK(api_methods.size() == 23);  // 1 + 6 + 5 + 7 + 4
   std::vector<Row> generic;
   for (const std::string& p : api_methods) {
     const auto* method = google::protobuf::DescriptorPool::generated_pool()->FindMethodByName(

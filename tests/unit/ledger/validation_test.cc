@@ -124,6 +124,23 @@ TEST_CASE("a bad signature is rejected as BAD_SIGNATURE", "[ledger][validation]"
   CHECK(static_reason(bad) == v1::BAD_SIGNATURE);
 }
 
+TEST_CASE("an event refused before its payload is read is named by the id it claims (#12)",
+          "[ledger][validation]") {
+  v1::SignedEvent bad = sign(a_penalty("claimed-1"));
+  std::string sig = bad.signature();
+  sig[3] = static_cast<char>(sig[3] ^ 0x01);
+  bad.set_signature(sig);
+  CHECK(static_reason(bad) == v1::BAD_SIGNATURE);
+  CHECK(ledger::claimed_event_id(bad) == "claimed-1");
+  const v1::SignedEvent rogue = sign_with(a_penalty("claimed-2"), "mofcom-k1", rogue_keys());
+  CHECK(ledger::claimed_event_id(rogue) == "claimed-2");
+  // Not a CreditEvent, or an id that is not one: nothing to name.
+  CHECK(ledger::claimed_event_id(sign_payload(std::string("\x0a\xff\xff\xff\x0f junk", 10),
+                                              kSamr)) == "?");
+  CHECK(ledger::claimed_event_id(sign(a_penalty("has space"))) == "?");
+  CHECK(ledger::claimed_event_id(v1::SignedEvent()) == "?");
+}
+
 TEST_CASE("a signature verdict from the caller is honoured", "[ledger][validation]") {
   TestLedger l;
   std::vector<ledger::SignatureState> verdicts = {ledger::SignatureState::kValid,
