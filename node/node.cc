@@ -55,6 +55,17 @@ int64_t Node::now_ms() {
       .count();
 }
 
+// One Submit forwarded to the leader. `redirect` is set by the loop (on a leader change, or
+// when the node stops) before it cancels the context; the completion, on a gRPC thread, reads it.
+struct Node::Forward {
+  uint64_t number = 0;
+  NodeId leader = 0;
+  grpc::ClientContext context;
+  v1::SubmitRequest request;
+  v1::SubmitResponse response;
+  std::atomic<bool> redirect{false};
+};
+
 Node::Node(NodeConfig config)
     : config_(std::move(config)),
       loop_work_(asio::make_work_guard(loop_)),
@@ -278,6 +289,15 @@ void Node::stop() {
     checkpoint_timer_.cancel();
     for (auto& call : calls_) fail_call(call, grpc_status(grpc::UNAVAILABLE, "node is stopping"));
     calls_.clear();
+    for (auto& [call, old_leader] : calls_awaiting_leader_) {
+      fail_call(call, grpc_status(grpc::UNAVAILABLE, "node is stopping"));
+    }
+    calls_awaiting_leader_.clear();
+    // Forwards in flight end now (their completions see stopped_ and answer UNAVAILABLE).
+    for (auto& [number, fwd] : forwards_) {
+      fwd->redirect = true;
+      fwd->context.TryCancel();
+    }
     for (auto& [ctx, fn] : reads_waiting_index_) fn(base::Status::unavailable("node is stopping"));
     reads_waiting_index_.clear();
     for (auto& [index, fn] : reads_waiting_apply_) fn(base::Status::unavailable("node is stopping"));
@@ -392,6 +412,7 @@ void Node::process_ready() {
       metrics_.leader_id = rd.soft_state->leader;
       const bool leader_now = rd.soft_state->role == consensus::Role::kLeader;
       if (leader_now != is_leader_) on_leadership_change(leader_now);
+      if (rd.soft_state->leader != known_leader_) on_leader_changed(rd.soft_state->leader);
     }
     for (const consensus::ReadState& rs : rd.read_states) {
       auto it = reads_waiting_index_.find(rs.context);
@@ -424,11 +445,16 @@ void Node::on_tick() {
   while (!calls_.empty() && (calls_.front()->finished || calls_.front()->deadline <= now)) {
     auto call = calls_.front();
     calls_.pop_front();
+    fail_call(call, submit_timed_out());
+  }
+  while (!calls_awaiting_leader_.empty() && calls_awaiting_leader_.front().first->deadline <= now) {
+    auto [call, old_leader] = std::move(calls_awaiting_leader_.front());
+    calls_awaiting_leader_.pop_front();
     fail_call(call, grpc_status(grpc::UNAVAILABLE,
-                                "not committed within " +
+                                "leader " + std::to_string(old_leader) +
+                                    " lost its leadership and no new leader was elected within " +
                                     std::to_string(config_.limits.submit_timeout_ms) +
-                                    " ms; resubmitting the same events is safe (event ids are "
-                                    "deduplicated)"));
+                                    " ms; resubmitting the same events is safe"));
   }
   for (auto it = waiters_.begin(); it != waiters_.end();) {
     auto& list = it->second;
@@ -820,6 +846,10 @@ void Node::finish_call(const std::shared_ptr<SubmitCall>& call) {
 
 void Node::on_submit_verified(std::shared_ptr<SubmitCall> call) {
   if (stopped_.load()) return fail_call(call, grpc_status(grpc::UNAVAILABLE, "node is stopping"));
+  // Signature checks may have queued behind a backlog: the deadline still holds.
+  if (call->deadline <= std::chrono::steady_clock::now()) {
+    return fail_call(call, submit_timed_out());
+  }
   if (auto refused = refuse_writes_if_degraded(); !refused.ok()) return fail_call(call, refused);
   if (!is_leader_) {
     const NodeId leader = leader_id_.load();
@@ -961,13 +991,24 @@ void Node::flush_batch() {
   schedule_ready();
 }
 
+grpc::Status Node::submit_timed_out() const {
+  return grpc_status(grpc::UNAVAILABLE,
+                     "not committed within " + std::to_string(config_.limits.submit_timeout_ms) +
+                         " ms; resubmitting the same events is safe (event ids are "
+                         "deduplicated)");
+}
+
 void Node::forward_submit(std::shared_ptr<SubmitCall> call, NodeId leader) {
   auto channel = channel_to(leader);
   if (!channel) {
     return fail_call(call, grpc_status(grpc::UNAVAILABLE, "leader " + std::to_string(leader) +
                                                               " has no known address; retry"));
   }
-  // The call leaves the loop's hands: the forwarded reply finishes it.
+  if (call->deadline <= std::chrono::steady_clock::now()) {
+    return fail_call(call, submit_timed_out());
+  }
+  // The call leaves the loop's hands: the forwarded reply finishes it (or a leader change hands
+  // it back to the loop, redispatch_submit).
   call->finished = true;
   // This node checked the signatures before forwarding: when the leader's block brings these
   // events back, apply need not check them again (on_block_applied forgets them; a failed
@@ -976,29 +1017,99 @@ void Node::forward_submit(std::shared_ptr<SubmitCall> call, NodeId leader) {
   // only a cache, so it is dropped whole rather than allowed to grow.
   if (verified_.size() > 4 * config_.batch.max_pending_events) verified_.clear();
   for (const ledger::Hash& h : call->hashes) verified_.insert(h);
-  struct Forward {
-    grpc::ClientContext context;
-    v1::SubmitRequest request;
-    v1::SubmitResponse response;
-  };
   auto fwd = std::make_shared<Forward>();
+  fwd->number = ++forward_counter_;
+  fwd->leader = leader;
+  // The forward ends by the call's own deadline, so that no Submit outlives submit_timeout_ms
+  // here. It waits for a connection (riding out a moment of TRANSIENT_FAILURE), but not for a
+  // leader that died: the election that follows names another leader, and on_leader_changed
+  // cancels this forward and hands the call on.
   fwd->context.set_deadline(call->deadline - std::chrono::steady_clock::now() +
                             std::chrono::system_clock::now());
   if (insecure()) fwd->context.AddMetadata("x-credledger-role", "node:" + std::to_string(config_.node_id));
   fwd->context.set_wait_for_ready(true);
   for (auto& e : call->events) *fwd->request.add_events() = e;
+  forwards_[fwd->number] = fwd;
   auto stub = v1::LedgerService::NewStub(channel);
-  stub->async()->Submit(&fwd->context, &fwd->request, &fwd->response,
-                        base::tsan_handoff([this, fwd, call](grpc::Status status) {
-                          if (!status.ok()) {
-                            asio::post(loop_, [this, call] {
-                              for (const ledger::Hash& h : call->hashes) verified_.erase(h);
-                            });
-                          }
-                          std::vector<v1::Receipt> receipts(fwd->response.receipts().begin(),
-                                                            fwd->response.receipts().end());
-                          call->done(status, std::move(receipts));
-                        }));
+  stub->async()->Submit(
+      &fwd->context, &fwd->request, &fwd->response,
+      base::tsan_handoff([this, fwd, call, leader](grpc::Status status) {
+        if (!status.ok() && fwd->redirect.load() && !stopped_.load()) {
+          // Cancelled by the loop: the leader changed (or this node stops); the loop decides.
+          asio::post(loop_, [this, fwd, call, leader] {
+            forwards_.erase(fwd->number);
+            redispatch_submit(call, leader);
+          });
+          return;
+        }
+        asio::post(loop_, [this, fwd, call, ok = status.ok()] {
+          forwards_.erase(fwd->number);
+          if (!ok) {
+            for (const ledger::Hash& h : call->hashes) verified_.erase(h);
+          }
+        });
+        if (stopped_.load() && status.error_code() == grpc::CANCELLED) {
+          status = grpc_status(grpc::UNAVAILABLE, "node is stopping; resubmitting the same "
+                                                  "events is safe");
+        } else if (status.error_code() == grpc::UNAVAILABLE) {
+          // Most often the leader died with the call in flight (the connection broke).
+          status = grpc_status(grpc::UNAVAILABLE,
+                               "forwarded to leader " + std::to_string(leader) + ", which failed (" +
+                                   status.error_message() +
+                                   "); leadership may be changing; resubmitting the same events "
+                                   "is safe (event ids are deduplicated)");
+        } else if (status.error_code() == grpc::DEADLINE_EXCEEDED) {
+          // Our own bound, not the caller's: say what happened and that a retry is safe.
+          status = grpc_status(grpc::UNAVAILABLE,
+                               "leader " + std::to_string(leader) + " did not commit within " +
+                                   std::to_string(config_.limits.submit_timeout_ms) +
+                                   " ms; resubmitting the same events is safe (event ids are "
+                                   "deduplicated)");
+        }
+        std::vector<v1::Receipt> receipts(fwd->response.receipts().begin(),
+                                          fwd->response.receipts().end());
+        call->done(status, std::move(receipts));
+      }));
+}
+
+void Node::on_leader_changed(NodeId leader) {
+  known_leader_ = leader;
+  // Forwards to another node wait for a leader that is gone (or no longer leads): cancel them;
+  // their completions bring the calls back to redispatch_submit.
+  for (auto& [number, fwd] : forwards_) {
+    if (fwd->leader == leader || fwd->redirect.load()) continue;
+    fwd->redirect = true;
+    fwd->context.TryCancel();
+  }
+  if (leader == 0) return;
+  auto parked = std::move(calls_awaiting_leader_);
+  calls_awaiting_leader_.clear();
+  for (auto& [call, old_leader] : parked) redispatch_submit(call, old_leader);
+}
+
+void Node::redispatch_submit(std::shared_ptr<SubmitCall> call, NodeId old_leader) {
+  call->finished = false;  // back in the loop's hands
+  const std::string moved = "leader " + std::to_string(old_leader) + " lost its leadership";
+  if (stopped_.load()) {
+    return fail_call(call, grpc_status(grpc::UNAVAILABLE, "node is stopping; " + moved +
+                                                              "; resubmitting the same events "
+                                                              "is safe"));
+  }
+  if (call->deadline <= std::chrono::steady_clock::now()) {
+    return fail_call(call, submit_timed_out());
+  }
+  if (is_leader_) {
+    // The old leader may have committed some of these events: on_submit_verified answers those
+    // from the ledger or the block that brings them, and proposes only the others.
+    spdlog::debug("submit forwarded to {} is proposed here, the new leader", old_leader);
+    return on_submit_verified(call);
+  }
+  const NodeId leader = known_leader_;
+  if (leader == 0 || leader == config_.node_id) {
+    calls_awaiting_leader_.emplace_back(std::move(call), old_leader);  // on_tick bounds the wait
+    return;
+  }
+  forward_submit(call, leader);
 }
 
 // ---------------------------------------------------------------------------------------------
