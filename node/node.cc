@@ -174,6 +174,10 @@ base::Status Node::open() {
       },
       [&] {
         TransportOptions options;
+        options.batch_bytes_max = config_.raft.max_size_per_msg_bytes + kMessageEnvelopeBytes;
+        options.observe_write_bytes = [this](uint64_t bytes) {
+          metrics_.observe_message_bytes(Metrics::Path::kRaft, bytes);
+        };
         if (insecure) options.metadata.emplace_back("x-credledger-role", "node:" + std::to_string(self));
         return options;
       }());
@@ -217,7 +221,7 @@ base::Status Node::open_raft() {
   rc.max_inflight_msgs = config_.raft.max_inflight_msgs;
   rc.max_size_per_msg_bytes = config_.raft.max_size_per_msg_bytes;
   rc.max_uncommitted_bytes = config_.raft.max_uncommitted_bytes;
-  rc.max_entry_bytes = config_.limits.grpc_max_message_bytes - (64 << 10);
+  rc.max_entry_bytes = config_.limits.grpc_max_message_bytes - kMessageEnvelopeBytes;
   rc.applied = ledger_->cursor();
   // Synced blocks advance the cursor, so the ledger may be ahead of the Raft log, and of its
   // persisted commit index, after a catch-up by block sync that was interrupted before the log
@@ -959,9 +963,18 @@ void Node::flush_batch() {
   const size_t per_block = std::min<size_t>(
       config_.batch.max_events,
       static_cast<size_t>(consortium_->config().limits().max_events_per_block()));
+  // Bytes too: the last call added may have taken the batch past batch.max_bytes, and a block
+  // must fit in one append message (config.h).
   size_t start = 0;
   while (start < batch_.size()) {
-    const size_t end = std::min(batch_.size(), start + per_block);
+    size_t end = start;
+    uint64_t bytes = 0;
+    while (end < batch_.size() && end - start < per_block) {
+      const uint64_t event_bytes = batch_[end].ByteSizeLong();
+      if (end > start && bytes + event_bytes > config_.batch.max_bytes) break;
+      bytes += event_bytes;
+      ++end;
+    }
     v1::EntryPayload payload;
     v1::BlockBody* body = payload.mutable_block();
     body->set_timestamp_ms(now_ms());
@@ -1029,6 +1042,8 @@ void Node::forward_submit(std::shared_ptr<SubmitCall> call, NodeId leader) {
   if (insecure()) fwd->context.AddMetadata("x-credledger-role", "node:" + std::to_string(config_.node_id));
   fwd->context.set_wait_for_ready(true);
   for (auto& e : call->events) *fwd->request.add_events() = e;
+  // No larger than the request this node received, which the server's receive limit bounded.
+  metrics_.observe_message_bytes(Metrics::Path::kForwardSubmit, fwd->request.ByteSizeLong());
   forwards_[fwd->number] = fwd;
   auto stub = v1::LedgerService::NewStub(channel);
   stub->async()->Submit(
@@ -1321,6 +1336,7 @@ void Node::start_catch_up(const consensus::CatchUp& cu) {
   if (insecure()) call->context.AddMetadata("x-credledger-role", "node:" + std::to_string(config_.node_id));
   call->context.set_deadline(std::chrono::system_clock::now() + std::chrono::minutes(10));
   call->stub = v1::PeerService::NewStub(channel);
+  metrics_.observe_message_bytes(Metrics::Path::kCatchUp, call->request.ByteSizeLong());
   spdlog::info("node {} is behind the compaction point ({}); asking it to catch up by block sync",
                cu.peer, point.index);
   const NodeId peer = cu.peer;
@@ -1546,6 +1562,7 @@ void Node::checkpoint_round() {
     call->context.set_deadline(std::chrono::system_clock::now() +
                                std::chrono::milliseconds(config_.checkpoint_interval_ms * 5));
     call->stub = v1::PeerService::NewStub(channel);
+    metrics_.observe_message_bytes(Metrics::Path::kCosign, call->request.ByteSizeLong());
     call->stub->async()->Cosign(&call->context, &call->request, &call->response,
                                 base::tsan_handoff([this, call, height, peer](grpc::Status status) {
                                   if (!status.ok()) {
