@@ -49,12 +49,16 @@ base::Status NodeConfig::validate() const {
   if (batch.max_events == 0 || batch.max_bytes == 0) {
     return bad("batch.max_events and batch.max_bytes must be positive");
   }
-  // A whole batch travels in one Raft message and one gRPC message.
-  if (batch.max_bytes + (64 << 10) > limits.grpc_max_message_bytes) {
+  // A whole batch travels in one Raft entry, so in one append message and one gRPC message.
+  if (batch.max_bytes + kMessageEnvelopeBytes > limits.grpc_max_message_bytes) {
     return bad("batch.max_bytes must stay 64 KiB below limits.grpc_max_message_bytes");
   }
-  if (raft.max_size_per_msg_bytes + (64 << 10) > limits.grpc_max_message_bytes) {
+  if (raft.max_size_per_msg_bytes + kMessageEnvelopeBytes > limits.grpc_max_message_bytes) {
     return bad("raft.max_size_per_msg_bytes must stay 64 KiB below limits.grpc_max_message_bytes");
+  }
+  if (batch.max_bytes + kMessageEnvelopeBytes > raft.max_size_per_msg_bytes) {
+    return bad("batch.max_bytes must stay 64 KiB below raft.max_size_per_msg_bytes (a block's "
+               "entry goes in one append message)");
   }
   // A proposal the size of one gRPC message must fit in the leader's uncommitted budget.
   if (raft.max_uncommitted_bytes < limits.grpc_max_message_bytes) {

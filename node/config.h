@@ -13,6 +13,13 @@
 
 namespace node {
 
+// Room a message needs beside its payload (entry data, events): message headers, field tags,
+// length prefixes. One payload bound plus this must fit in the next bound up:
+//   batch.max_bytes (one block's events, one Raft entry)
+//     + envelope <= raft.max_size_per_msg_bytes (one append message, one peer-stream write)
+//     + envelope <= limits.grpc_max_message_bytes (any gRPC message, sent or received).
+inline constexpr uint64_t kMessageEnvelopeBytes = 64ULL << 10;
+
 struct TlsConfig {
   std::string ca_file;    // consortium CA: verifies peers' and clients' certificates
   std::string cert_file;  // this node's certificate (CN "node:<id>")
@@ -26,6 +33,8 @@ struct RaftConfig {
   uint64_t election_ticks = 10;
   uint64_t heartbeat_ticks = 1;
   uint64_t max_inflight_msgs = 256;
+  // Bytes of entries in one append message, and of one write on a peer's Raft stream (plus
+  // kMessageEnvelopeBytes): a follower catching up gets many such messages back to back.
   uint64_t max_size_per_msg_bytes = 4ULL << 20;
   uint64_t max_uncommitted_bytes = 256ULL << 20;
   // Compact the Raft log automatically once this many entries are applied beyond the last
@@ -79,6 +88,12 @@ struct NodeConfig {
 
   base::Status validate() const;
 };
+
+// The defaults keep the relations validate() checks.
+static_assert(BatchConfig{}.max_bytes + kMessageEnvelopeBytes <= RaftConfig{}.max_size_per_msg_bytes);
+static_assert(RaftConfig{}.max_size_per_msg_bytes + kMessageEnvelopeBytes <=
+              LimitsConfig{}.grpc_max_message_bytes);
+static_assert(RaftConfig{}.max_uncommitted_bytes >= LimitsConfig{}.grpc_max_message_bytes);
 
 // kInvalidArgument naming the file, key and problem.
 base::Result<NodeConfig> load_config(const std::string& path);

@@ -47,6 +47,29 @@ void Metrics::set_peer_lag(uint64_t peer, uint64_t lag) {
   peer_lag_[peer] = lag;
 }
 
+const char* Metrics::path_name(Path path) {
+  switch (path) {
+    case Path::kRaft: return "raft";
+    case Path::kBlocks: return "blocks";
+    case Path::kCatchUp: return "catch_up";
+    case Path::kCosign: return "cosign";
+    case Path::kForwardSubmit: return "forward_submit";
+    case Path::kForwardRead: return "forward_read";
+  }
+  return "unknown";
+}
+
+void Metrics::observe_message_bytes(Path path, uint64_t bytes) {
+  std::atomic<uint64_t>& max = message_bytes_max_[static_cast<size_t>(path)];
+  uint64_t seen = max.load();
+  while (bytes > seen && !max.compare_exchange_weak(seen, bytes)) {
+  }
+}
+
+uint64_t Metrics::message_bytes_max(Path path) const {
+  return message_bytes_max_[static_cast<size_t>(path)].load();
+}
+
 std::string Metrics::render() const {
   std::ostringstream out;
   auto gauge = [&](const char* name, const char* help, uint64_t v) {
@@ -87,6 +110,12 @@ std::string Metrics::render() const {
     for (const auto& [peer, lag] : peer_lag_) {
       out << "credledger_peer_lag_entries{peer=\"" << peer << "\"} " << lag << "\n";
     }
+  }
+  out << "# HELP credledger_message_bytes_max Largest message sent, by path.\n"
+      << "# TYPE credledger_message_bytes_max gauge\n";
+  for (size_t i = 0; i < kPathCount; ++i) {
+    out << "credledger_message_bytes_max{path=\"" << path_name(static_cast<Path>(i)) << "\"} "
+        << message_bytes_max_[i].load() << "\n";
   }
   out << submit_latency.render("credledger_submit_latency_seconds",
                                "Submit latency from receipt to answer.");

@@ -49,6 +49,15 @@ struct Metrics {
   Histogram submit_latency;
   Histogram query_latency;
 
+  // The largest message this node sent on each path, in bytes: each path has a configured bound
+  // (issue #12), and this shows how close it came. kRaft is one write of the peer stream (a
+  // RaftBatch), kBlocks one block of a GetBlocks stream (block sync and auditors).
+  enum class Path : size_t { kRaft, kBlocks, kCatchUp, kCosign, kForwardSubmit, kForwardRead };
+  static constexpr size_t kPathCount = 6;
+  static const char* path_name(Path path);
+  void observe_message_bytes(Path path, uint64_t bytes);
+  uint64_t message_bytes_max(Path path) const;
+
   void count_rejected(const std::string& reason);
   void set_peer_lag(uint64_t peer, uint64_t lag);
   std::string render() const;
@@ -57,6 +66,7 @@ struct Metrics {
   mutable std::mutex mu_;
   std::map<std::string, uint64_t> rejected_by_reason_;  // GUARDED_BY(mu_)
   std::map<uint64_t, uint64_t> peer_lag_;               // GUARDED_BY(mu_)
+  std::array<std::atomic<uint64_t>, kPathCount> message_bytes_max_{};
 };
 
 // Serves GET /metrics (and /healthz) on one thread until stopped.

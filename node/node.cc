@@ -55,6 +55,17 @@ int64_t Node::now_ms() {
       .count();
 }
 
+// One Submit forwarded to the leader. `redirect` is set by the loop (on a leader change, or
+// when the node stops) before it cancels the context; the completion, on a gRPC thread, reads it.
+struct Node::Forward {
+  uint64_t number = 0;
+  NodeId leader = 0;
+  grpc::ClientContext context;
+  v1::SubmitRequest request;
+  v1::SubmitResponse response;
+  std::atomic<bool> redirect{false};
+};
+
 Node::Node(NodeConfig config)
     : config_(std::move(config)),
       loop_work_(asio::make_work_guard(loop_)),
@@ -163,6 +174,10 @@ base::Status Node::open() {
       },
       [&] {
         TransportOptions options;
+        options.batch_bytes_max = config_.raft.max_size_per_msg_bytes + kMessageEnvelopeBytes;
+        options.observe_write_bytes = [this](uint64_t bytes) {
+          metrics_.observe_message_bytes(Metrics::Path::kRaft, bytes);
+        };
         if (insecure) options.metadata.emplace_back("x-credledger-role", "node:" + std::to_string(self));
         return options;
       }());
@@ -206,7 +221,7 @@ base::Status Node::open_raft() {
   rc.max_inflight_msgs = config_.raft.max_inflight_msgs;
   rc.max_size_per_msg_bytes = config_.raft.max_size_per_msg_bytes;
   rc.max_uncommitted_bytes = config_.raft.max_uncommitted_bytes;
-  rc.max_entry_bytes = config_.limits.grpc_max_message_bytes - (64 << 10);
+  rc.max_entry_bytes = config_.limits.grpc_max_message_bytes - kMessageEnvelopeBytes;
   rc.applied = ledger_->cursor();
   // Synced blocks advance the cursor, so the ledger may be ahead of the Raft log, and of its
   // persisted commit index, after a catch-up by block sync that was interrupted before the log
@@ -278,6 +293,15 @@ void Node::stop() {
     checkpoint_timer_.cancel();
     for (auto& call : calls_) fail_call(call, grpc_status(grpc::UNAVAILABLE, "node is stopping"));
     calls_.clear();
+    for (auto& [call, old_leader] : calls_awaiting_leader_) {
+      fail_call(call, grpc_status(grpc::UNAVAILABLE, "node is stopping"));
+    }
+    calls_awaiting_leader_.clear();
+    // Forwards in flight end now (their completions see stopped_ and answer UNAVAILABLE).
+    for (auto& [number, fwd] : forwards_) {
+      fwd->redirect = true;
+      fwd->context.TryCancel();
+    }
     for (auto& [ctx, fn] : reads_waiting_index_) fn(base::Status::unavailable("node is stopping"));
     reads_waiting_index_.clear();
     for (auto& [index, fn] : reads_waiting_apply_) fn(base::Status::unavailable("node is stopping"));
@@ -392,6 +416,7 @@ void Node::process_ready() {
       metrics_.leader_id = rd.soft_state->leader;
       const bool leader_now = rd.soft_state->role == consensus::Role::kLeader;
       if (leader_now != is_leader_) on_leadership_change(leader_now);
+      if (rd.soft_state->leader != known_leader_) on_leader_changed(rd.soft_state->leader);
     }
     for (const consensus::ReadState& rs : rd.read_states) {
       auto it = reads_waiting_index_.find(rs.context);
@@ -424,11 +449,16 @@ void Node::on_tick() {
   while (!calls_.empty() && (calls_.front()->finished || calls_.front()->deadline <= now)) {
     auto call = calls_.front();
     calls_.pop_front();
+    fail_call(call, submit_timed_out());
+  }
+  while (!calls_awaiting_leader_.empty() && calls_awaiting_leader_.front().first->deadline <= now) {
+    auto [call, old_leader] = std::move(calls_awaiting_leader_.front());
+    calls_awaiting_leader_.pop_front();
     fail_call(call, grpc_status(grpc::UNAVAILABLE,
-                                "not committed within " +
+                                "leader " + std::to_string(old_leader) +
+                                    " lost its leadership and no new leader was elected within " +
                                     std::to_string(config_.limits.submit_timeout_ms) +
-                                    " ms; resubmitting the same events is safe (event ids are "
-                                    "deduplicated)"));
+                                    " ms; resubmitting the same events is safe"));
   }
   for (auto it = waiters_.begin(); it != waiters_.end();) {
     auto& list = it->second;
@@ -822,6 +852,10 @@ void Node::finish_call(const std::shared_ptr<SubmitCall>& call) {
 
 void Node::on_submit_verified(std::shared_ptr<SubmitCall> call) {
   if (stopped_.load()) return fail_call(call, grpc_status(grpc::UNAVAILABLE, "node is stopping"));
+  // Signature checks may have queued behind a backlog: the deadline still holds.
+  if (call->deadline <= std::chrono::steady_clock::now()) {
+    return fail_call(call, submit_timed_out());
+  }
   if (auto refused = refuse_writes_if_degraded(); !refused.ok()) return fail_call(call, refused);
   if (!is_leader_) {
     const NodeId leader = leader_id_.load();
@@ -931,9 +965,18 @@ void Node::flush_batch() {
   const size_t per_block = std::min<size_t>(
       config_.batch.max_events,
       static_cast<size_t>(consortium_->config().limits().max_events_per_block()));
+  // Bytes too: the last call added may have taken the batch past batch.max_bytes, and a block
+  // must fit in one append message (config.h).
   size_t start = 0;
   while (start < batch_.size()) {
-    const size_t end = std::min(batch_.size(), start + per_block);
+    size_t end = start;
+    uint64_t bytes = 0;
+    while (end < batch_.size() && end - start < per_block) {
+      const uint64_t event_bytes = batch_[end].ByteSizeLong();
+      if (end > start && bytes + event_bytes > config_.batch.max_bytes) break;
+      bytes += event_bytes;
+      ++end;
+    }
     v1::EntryPayload payload;
     v1::BlockBody* body = payload.mutable_block();
     body->set_timestamp_ms(now_ms());
@@ -963,13 +1006,24 @@ void Node::flush_batch() {
   schedule_ready();
 }
 
+grpc::Status Node::submit_timed_out() const {
+  return grpc_status(grpc::UNAVAILABLE,
+                     "not committed within " + std::to_string(config_.limits.submit_timeout_ms) +
+                         " ms; resubmitting the same events is safe (event ids are "
+                         "deduplicated)");
+}
+
 void Node::forward_submit(std::shared_ptr<SubmitCall> call, NodeId leader) {
   auto channel = channel_to(leader);
   if (!channel) {
     return fail_call(call, grpc_status(grpc::UNAVAILABLE, "leader " + std::to_string(leader) +
                                                               " has no known address; retry"));
   }
-  // The call leaves the loop's hands: the forwarded reply finishes it.
+  if (call->deadline <= std::chrono::steady_clock::now()) {
+    return fail_call(call, submit_timed_out());
+  }
+  // The call leaves the loop's hands: the forwarded reply finishes it (or a leader change hands
+  // it back to the loop, redispatch_submit).
   call->finished = true;
   // This node checked the signatures before forwarding: when the leader's block brings these
   // events back, apply need not check them again (on_block_applied forgets them; a failed
@@ -978,29 +1032,101 @@ void Node::forward_submit(std::shared_ptr<SubmitCall> call, NodeId leader) {
   // only a cache, so it is dropped whole rather than allowed to grow.
   if (verified_.size() > 4 * config_.batch.max_pending_events) verified_.clear();
   for (const ledger::Hash& h : call->hashes) verified_.insert(h);
-  struct Forward {
-    grpc::ClientContext context;
-    v1::SubmitRequest request;
-    v1::SubmitResponse response;
-  };
   auto fwd = std::make_shared<Forward>();
+  fwd->number = ++forward_counter_;
+  fwd->leader = leader;
+  // The forward ends by the call's own deadline, so that no Submit outlives submit_timeout_ms
+  // here. It waits for a connection (riding out a moment of TRANSIENT_FAILURE), but not for a
+  // leader that died: the election that follows names another leader, and on_leader_changed
+  // cancels this forward and hands the call on.
   fwd->context.set_deadline(call->deadline - std::chrono::steady_clock::now() +
                             std::chrono::system_clock::now());
   if (insecure()) fwd->context.AddMetadata("x-credledger-role", "node:" + std::to_string(config_.node_id));
   fwd->context.set_wait_for_ready(true);
   for (auto& e : call->events) *fwd->request.add_events() = e;
+  // No larger than the request this node received, which the server's receive limit bounded.
+  metrics_.observe_message_bytes(Metrics::Path::kForwardSubmit, fwd->request.ByteSizeLong());
+  forwards_[fwd->number] = fwd;
   auto stub = v1::LedgerService::NewStub(channel);
-  stub->async()->Submit(&fwd->context, &fwd->request, &fwd->response,
-                        base::tsan_handoff([this, fwd, call](grpc::Status status) {
-                          if (!status.ok()) {
-                            asio::post(loop_, [this, call] {
-                              for (const ledger::Hash& h : call->hashes) verified_.erase(h);
-                            });
-                          }
-                          std::vector<v1::Receipt> receipts(fwd->response.receipts().begin(),
-                                                            fwd->response.receipts().end());
-                          call->done(status, std::move(receipts));
-                        }));
+  stub->async()->Submit(
+      &fwd->context, &fwd->request, &fwd->response,
+      base::tsan_handoff([this, fwd, call, leader](grpc::Status status) {
+        if (!status.ok() && fwd->redirect.load() && !stopped_.load()) {
+          // Cancelled by the loop: the leader changed (or this node stops); the loop decides.
+          asio::post(loop_, [this, fwd, call, leader] {
+            forwards_.erase(fwd->number);
+            redispatch_submit(call, leader);
+          });
+          return;
+        }
+        asio::post(loop_, [this, fwd, call, ok = status.ok()] {
+          forwards_.erase(fwd->number);
+          if (!ok) {
+            for (const ledger::Hash& h : call->hashes) verified_.erase(h);
+          }
+        });
+        if (stopped_.load() && status.error_code() == grpc::CANCELLED) {
+          status = grpc_status(grpc::UNAVAILABLE, "node is stopping; resubmitting the same "
+                                                  "events is safe");
+        } else if (status.error_code() == grpc::UNAVAILABLE) {
+          // Most often the leader died with the call in flight (the connection broke).
+          status = grpc_status(grpc::UNAVAILABLE,
+                               "forwarded to leader " + std::to_string(leader) + ", which failed (" +
+                                   status.error_message() +
+                                   "); leadership may be changing; resubmitting the same events "
+                                   "is safe (event ids are deduplicated)");
+        } else if (status.error_code() == grpc::DEADLINE_EXCEEDED) {
+          // Our own bound, not the caller's: say what happened and that a retry is safe.
+          status = grpc_status(grpc::UNAVAILABLE,
+                               "leader " + std::to_string(leader) + " did not commit within " +
+                                   std::to_string(config_.limits.submit_timeout_ms) +
+                                   " ms; resubmitting the same events is safe (event ids are "
+                                   "deduplicated)");
+        }
+        std::vector<v1::Receipt> receipts(fwd->response.receipts().begin(),
+                                          fwd->response.receipts().end());
+        call->done(status, std::move(receipts));
+      }));
+}
+
+void Node::on_leader_changed(NodeId leader) {
+  known_leader_ = leader;
+  // Forwards to another node wait for a leader that is gone (or no longer leads): cancel them;
+  // their completions bring the calls back to redispatch_submit.
+  for (auto& [number, fwd] : forwards_) {
+    if (fwd->leader == leader || fwd->redirect.load()) continue;
+    fwd->redirect = true;
+    fwd->context.TryCancel();
+  }
+  if (leader == 0) return;
+  auto parked = std::move(calls_awaiting_leader_);
+  calls_awaiting_leader_.clear();
+  for (auto& [call, old_leader] : parked) redispatch_submit(call, old_leader);
+}
+
+void Node::redispatch_submit(std::shared_ptr<SubmitCall> call, NodeId old_leader) {
+  call->finished = false;  // back in the loop's hands
+  const std::string moved = "leader " + std::to_string(old_leader) + " lost its leadership";
+  if (stopped_.load()) {
+    return fail_call(call, grpc_status(grpc::UNAVAILABLE, "node is stopping; " + moved +
+                                                              "; resubmitting the same events "
+                                                              "is safe"));
+  }
+  if (call->deadline <= std::chrono::steady_clock::now()) {
+    return fail_call(call, submit_timed_out());
+  }
+  if (is_leader_) {
+    // The old leader may have committed some of these events: on_submit_verified answers those
+    // from the ledger or the block that brings them, and proposes only the others.
+    spdlog::debug("submit forwarded to {} is proposed here, the new leader", old_leader);
+    return on_submit_verified(call);
+  }
+  const NodeId leader = known_leader_;
+  if (leader == 0 || leader == config_.node_id) {
+    calls_awaiting_leader_.emplace_back(std::move(call), old_leader);  // on_tick bounds the wait
+    return;
+  }
+  forward_submit(call, leader);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -1212,6 +1338,7 @@ void Node::start_catch_up(const consensus::CatchUp& cu) {
   if (insecure()) call->context.AddMetadata("x-credledger-role", "node:" + std::to_string(config_.node_id));
   call->context.set_deadline(std::chrono::system_clock::now() + std::chrono::minutes(10));
   call->stub = v1::PeerService::NewStub(channel);
+  metrics_.observe_message_bytes(Metrics::Path::kCatchUp, call->request.ByteSizeLong());
   spdlog::info("node {} is behind the compaction point ({}); asking it to catch up by block sync",
                cu.peer, point.index);
   const NodeId peer = cu.peer;
@@ -1500,6 +1627,7 @@ void Node::checkpoint_round() {
     call->context.set_deadline(std::chrono::system_clock::now() +
                                std::chrono::milliseconds(config_.checkpoint_interval_ms * 5));
     call->stub = v1::PeerService::NewStub(channel);
+    metrics_.observe_message_bytes(Metrics::Path::kCosign, call->request.ByteSizeLong());
     call->stub->async()->Cosign(&call->context, &call->request, &call->response,
                                 base::tsan_handoff([this, call, height, peer](grpc::Status status) {
                                   if (!status.ok()) {

@@ -181,7 +181,15 @@ class Node {
   std::shared_ptr<PreVerified> take_preverified(const consensus::Entry& entry);
   void on_block_applied(const v1::Block& block, const v1::BlockBody& body);
   void on_submit_verified(std::shared_ptr<SubmitCall> call);
+  // Forwards a verified call to the leader. The forward is tracked (forwards_) so that a leader
+  // change cancels it and hands the call on to the new leader (redispatch_submit).
   void forward_submit(std::shared_ptr<SubmitCall> call, consensus::NodeId leader);
+  // A forwarded call whose leader changed: proposed here if this node now leads, forwarded to
+  // the new leader if one is known, else parked until one is (bounded by the call's deadline).
+  void redispatch_submit(std::shared_ptr<SubmitCall> call, consensus::NodeId old_leader);
+  // The core names a different leader (0 = none known).
+  void on_leader_changed(consensus::NodeId leader);
+  grpc::Status submit_timed_out() const;
   void flush_batch();
   void fail_call(const std::shared_ptr<SubmitCall>& call, const grpc::Status& status);
   void finish_call(const std::shared_ptr<SubmitCall>& call);
@@ -273,6 +281,14 @@ class Node {
   };
   std::unordered_map<std::string, std::vector<Waiter>> waiters_;
   std::deque<std::shared_ptr<SubmitCall>> calls_;  // for deadlines
+  // Submits forwarded to a leader and not answered yet, by forward number. A leader change
+  // cancels those sent to another node and redispatches them; none outlives its call's deadline.
+  struct Forward;
+  std::map<uint64_t, std::shared_ptr<Forward>> forwards_;
+  uint64_t forward_counter_ = 0;
+  // Forwarded calls whose leader changed while no new leader is known yet, with the old leader.
+  std::deque<std::pair<std::shared_ptr<SubmitCall>, consensus::NodeId>> calls_awaiting_leader_;
+  consensus::NodeId known_leader_ = 0;  // the leader the loop last saw in a Ready
   uint64_t read_counter_ = 0;
   std::map<std::string, std::function<void(const base::Status&)>> reads_waiting_index_;
   std::multimap<uint64_t, std::function<void(const base::Status&)>> reads_waiting_apply_;

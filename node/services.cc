@@ -99,6 +99,7 @@ void forward_to_leader(Node& node, ServerUnaryReactor* reactor, const Request& r
   };
   auto call = std::make_shared<Call>();
   call->request = request;
+  node.metrics().observe_message_bytes(Metrics::Path::kForwardRead, call->request.ByteSizeLong());
   add_node_identity(call->context, node);
   call->context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(10));
   // Ride out a moment of TRANSIENT_FAILURE on the peer channel instead of failing the caller.
@@ -468,8 +469,8 @@ class QueryServiceImpl final : public v1::QueryService::CallbackService {
 
 class BlocksReactor final : public grpc::ServerWriteReactor<v1::Block> {
  public:
-  BlocksReactor(const ledger::Ledger& ledger, uint64_t from, uint64_t to)
-      : ledger_(ledger), next_(from), to_(to) {
+  BlocksReactor(const ledger::Ledger& ledger, Metrics& metrics, uint64_t from, uint64_t to)
+      : ledger_(ledger), metrics_(metrics), next_(from), to_(to) {
     base::TsanReaction reaction(this);
     write_next();
   }
@@ -489,11 +490,13 @@ class BlocksReactor final : public grpc::ServerWriteReactor<v1::Block> {
     auto block = ledger_.block(next_);
     if (!block.is_ok()) return Finish(to_grpc(block.status()));
     current_ = std::move(block).value();
+    metrics_.observe_message_bytes(Metrics::Path::kBlocks, current_.ByteSizeLong());
     ++next_;
     base::tsan_release(this);  // the next OnWriteDone may start before this one returns
     StartWrite(&current_);
   }
   const ledger::Ledger& ledger_;
+  Metrics& metrics_;
   uint64_t next_;
   uint64_t to_;
   v1::Block current_;
@@ -512,7 +515,7 @@ class AuditServiceImpl final : public v1::AuditService::CallbackService {
     if (!s.ok()) {
       return new RefuseStream<v1::Block>(s);
     }
-    return new BlocksReactor(node_.ledger(), request->from_height(), to);
+    return new BlocksReactor(node_.ledger(), node_.metrics(), request->from_height(), to);
   }
 
   ServerUnaryReactor* GetCheckpoint(CallbackServerContext* context,

@@ -218,12 +218,22 @@ void PeerTransport::run(Peer* peer) {
         std::unique_lock<std::mutex> lock(peer->mu);
         peer->cv.wait(lock, [&] { return peer->stop || !peer->queue.empty(); });
         if (peer->stop) break;
-        // Everything queued goes in one write: fewer syscalls under load.
-        while (!peer->queue.empty() && batch.messages_size() < 512) {
-          *batch.add_messages() = encode_message(peer->queue.front());
+        // What is queued goes in one write (fewer syscalls under load), up to the bounds: a
+        // follower catching up is sent many appends of max_size_per_msg_bytes back to back,
+        // and one write of them all would exceed the gRPC message limit and be refused.
+        uint64_t batch_bytes = 0;
+        while (!peer->queue.empty() &&
+               static_cast<size_t>(batch.messages_size()) < options_.batch_messages_max) {
+          v1::RaftMessage encoded = encode_message(peer->queue.front());
+          // A repeated field costs its length prefix and tag beside the message itself.
+          const uint64_t bytes = encoded.ByteSizeLong() + 16;
+          if (batch.messages_size() > 0 && batch_bytes + bytes > options_.batch_bytes_max) break;
+          batch_bytes += bytes;
+          *batch.add_messages() = std::move(encoded);
           peer->queue.pop_front();
         }
       }
+      if (options_.observe_write_bytes) options_.observe_write_bytes(batch.ByteSizeLong());
       if (!writer->Write(batch)) {
         broken = true;
       } else if (!any_written) {

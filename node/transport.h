@@ -10,6 +10,7 @@
 
 #include <condition_variable>
 #include <deque>
+#include <functional>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -31,6 +32,13 @@ base::Result<consensus::Message> decode_message(const v1::RaftMessage& m);
 
 struct TransportOptions {
   size_t queue_messages_max = 4096;
+  // Bounds of one write on a peer's stream (one RaftBatch): messages and encoded bytes. A
+  // message larger than batch_bytes_max alone still goes, alone (its size is bounded where it is
+  // made: consensus::Config::max_entry_bytes below limits.grpc_max_message_bytes).
+  size_t batch_messages_max = 512;
+  uint64_t batch_bytes_max = 4ULL << 20;
+  // Called with the size of every batch written (metrics); may be empty.
+  std::function<void(uint64_t bytes)> observe_write_bytes;
   uint64_t backoff_initial_ms = 50;
   uint64_t backoff_max_ms = 2000;
   // Headers sent on every stream (plaintext development mode names the node's role here).

@@ -151,6 +151,7 @@ Cluster::Cluster(ClusterOptions options) : options_(std::move(options)) {
     NodeProcess n;
     n.id = i + 1;
     n.address = "127.0.0.1:" + std::to_string(ports[i]);
+    if (options_.metrics) n.metrics_address = "127.0.0.1:" + std::to_string(free_ports(1)[0]);
     n.config_path = dir_ + "/node" + std::to_string(n.id) + ".toml";
     n.log_path = dir_ + "/node" + std::to_string(n.id) + ".log";
     peers[n.id] = n.address;
@@ -215,7 +216,9 @@ void Cluster::write_config(const NodeProcess& n, const std::map<uint64_t, std::s
     << "log_level = \"" << options_.log_level << "\"\n"
     << "join = " << (join ? "true" : "false") << "\n"
     << "agency_key = \"" << agency_key_file(n.id) << "\"\n"
-    << "checkpoint_interval_ms = " << options_.checkpoint_interval_ms << "\n\n"
+    << "checkpoint_interval_ms = " << options_.checkpoint_interval_ms << "\n";
+  if (!n.metrics_address.empty()) t << "metrics_listen = \"" << n.metrics_address << "\"\n";
+  t << "\n"
     << "[tls]\ninsecure_plaintext = true\n\n"
     << "[raft]\n"
     << "tick_ms = " << options_.tick_ms << "\n"
@@ -223,6 +226,10 @@ void Cluster::write_config(const NodeProcess& n, const std::map<uint64_t, std::s
   if (options_.auto_compact_entries) {
     t << "auto_compact_entries = " << options_.auto_compact_entries << "\n";
   }
+  if (options_.max_size_per_msg_bytes) {
+    t << "max_size_per_msg_bytes = " << options_.max_size_per_msg_bytes << "\n";
+  }
+  if (options_.batch_max_bytes) t << "\n[batch]\nmax_bytes = " << options_.batch_max_bytes << "\n";
   t << "\n[limits]\n"
     << "submit_timeout_ms = " << options_.submit_timeout_ms << "\n"
     << "verify_threads = " << options_.verify_threads << "\n";
@@ -414,11 +421,43 @@ uint64_t Cluster::add_node() {
   NodeProcess n;
   n.id = nodes_.rbegin()->first + 1;
   n.address = "127.0.0.1:" + std::to_string(free_ports(1)[0]);
+  if (options_.metrics) n.metrics_address = "127.0.0.1:" + std::to_string(free_ports(1)[0]);
   n.config_path = dir_ + "/node" + std::to_string(n.id) + ".toml";
   n.log_path = dir_ + "/node" + std::to_string(n.id) + ".log";
   write_config(n, peers, /*join=*/true);
   nodes_[n.id] = n;
   return n.id;
+}
+
+std::optional<uint64_t> Cluster::metric(uint64_t id, const std::string& name) const {
+  const std::string& address = node(id).metrics_address;
+  REQUIRE(!address.empty());
+  const int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (fd < 0) return std::nullopt;
+  sockaddr_in sa{};
+  sa.sin_family = AF_INET;
+  sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  sa.sin_port = htons(static_cast<uint16_t>(std::stoi(address.substr(address.rfind(':') + 1))));
+  timeval timeout{2, 0};
+  ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, sizeof timeout);
+  ::setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &timeout, sizeof timeout);
+  std::string page;
+  if (::connect(fd, reinterpret_cast<sockaddr*>(&sa), sizeof sa) == 0) {
+    const std::string request = "GET /metrics HTTP/1.0\r\nHost: " + address + "\r\n\r\n";
+    if (::write(fd, request.data(), request.size()) == static_cast<ssize_t>(request.size())) {
+      char buffer[8192];
+      for (ssize_t r; (r = ::read(fd, buffer, sizeof buffer)) > 0;) page.append(buffer, r);
+    }
+  }
+  ::close(fd);
+  std::istringstream lines(page);
+  for (std::string line; std::getline(lines, line);) {
+    if (line.size() > name.size() && line.compare(0, name.size(), name) == 0 &&
+        line[name.size()] == ' ') {
+      return std::stoull(line.substr(name.size() + 1));
+    }
+  }
+  return std::nullopt;
 }
 
 std::shared_ptr<grpc::Channel> Cluster::channel(uint64_t id) {

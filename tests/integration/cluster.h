@@ -53,6 +53,11 @@ struct ClusterOptions {
   std::map<uint64_t, std::string> data_dirs;
   // limits.min_free_disk_bytes of every node; nullopt keeps credd's default.
   std::optional<uint64_t> min_free_disk_bytes;
+  // raft.max_size_per_msg_bytes and batch.max_bytes of every node; 0 keeps credd's defaults.
+  uint64_t max_size_per_msg_bytes = 0;
+  uint64_t batch_max_bytes = 0;
+  // Every node serves Prometheus metrics on a port of its own (Cluster::metric).
+  bool metrics = false;
 };
 
 // A client context with the role header (empty role = public caller) and a deadline.
@@ -129,6 +134,10 @@ class Cluster {
   std::vector<v1::ClusterStatusResponse> wait_applied_equal(
       const std::vector<uint64_t>& ids, std::chrono::milliseconds timeout = 30s);
 
+  // The value of one line of the node's metrics page ("name{labels}" exactly); nullopt if the
+  // node does not answer or has no such line. REQUIRES: options.metrics.
+  std::optional<uint64_t> metric(uint64_t id, const std::string& name) const;
+
   // The last `lines` lines of each node's log, for failure messages.
   std::string log_tails(size_t lines = 30) const;
 
@@ -136,6 +145,7 @@ class Cluster {
   struct NodeProcess {
     uint64_t id = 0;
     std::string address;
+    std::string metrics_address;  // empty unless options.metrics
     std::string config_path;
     std::string log_path;
     pid_t pid = -1;
