@@ -330,12 +330,26 @@ class QueryServiceImpl final : public v1::QueryService::CallbackService {
     }
     const int64_t as_of = request->as_of_ms() ? request->as_of_ms() : Node::now_ms();
     auto answer = [this, reactor, response, caller, as_of, request] {
+      // The answer is one gRPC message: it must fit the bound every message keeps (leaving the
+      // envelope), or the caller gets nothing but a transport error.
+      const uint64_t answer_bytes_max =
+          node_.config().limits.grpc_max_message_bytes - kMessageEnvelopeBytes;
+      uint64_t answer_bytes = 0;
       for (const auto& subject : request->subjects()) {
         auto status = node_.ledger().status(subject, as_of, request->at_height());
         if (!status.is_ok()) return reactor->Finish(to_grpc(status.status()));
         v1::SubjectStatus* out = response->add_statuses();
         *out = std::move(status).value();
         present(caller, *out);
+        // Each repeated element costs its bytes plus a tag and a length of at most 6 bytes.
+        answer_bytes += out->ByteSizeLong() + 6;
+        if (answer_bytes > answer_bytes_max) {
+          return reactor->Finish(Status(
+              StatusCode::RESOURCE_EXHAUSTED,
+              "the statuses of these " + std::to_string(request->subjects_size()) +
+                  " subjects exceed " + std::to_string(answer_bytes_max) +
+                  " bytes, the most one answer may hold; ask about fewer subjects per call"));
+        }
       }
       reactor->Finish(Status::OK);
     };

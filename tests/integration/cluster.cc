@@ -236,6 +236,9 @@ void Cluster::write_config(const NodeProcess& n, const std::map<uint64_t, std::s
   if (options_.min_free_disk_bytes) {
     t << "min_free_disk_bytes = " << *options_.min_free_disk_bytes << "\n";
   }
+  if (options_.grpc_max_message_bytes) {
+    t << "grpc_max_message_bytes = " << options_.grpc_max_message_bytes << "\n";
+  }
   t << "\n"
     << "[peers]\n";
   for (const auto& [id, address] : peers) {

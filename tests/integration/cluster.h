@@ -56,6 +56,8 @@ struct ClusterOptions {
   // raft.max_size_per_msg_bytes and batch.max_bytes of every node; 0 keeps credd's defaults.
   uint64_t max_size_per_msg_bytes = 0;
   uint64_t batch_max_bytes = 0;
+  // limits.grpc_max_message_bytes of every node; 0 keeps credd's default.
+  uint64_t grpc_max_message_bytes = 0;
   // Every node serves Prometheus metrics on a port of its own (Cluster::metric).
   bool metrics = false;
 };

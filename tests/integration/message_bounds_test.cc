@@ -99,4 +99,53 @@ TEST_CASE("issue 12: a follower catching up over large blocks is sent no message
   }
 }
 
+TEST_CASE("issue 12: a CheckSubjects answer that would pass the message bound is refused whole",
+          "[integration]") {
+  // A forwarded read's answer is one message too: rather than a transport error after the work,
+  // the node answers RESOURCE_EXHAUSTED saying to ask about fewer subjects (the limit rule).
+  ClusterOptions options;
+  options.grpc_max_message_bytes = 1 << 20;
+  options.max_size_per_msg_bytes = 512 << 10;
+  options.batch_max_bytes = 256 << 10;
+  Cluster cluster(options);
+  cluster.start_all();
+  const uint64_t leader = cluster.wait_for_leader();
+  // 1,000 subjects, each with one penalty whose status is about 2 KB.
+  std::vector<v1::Subject> subjects;
+  for (size_t c = 0; c < 20; ++c) {
+    std::vector<v1::SignedEvent> events;
+    for (size_t i = 0; i < 50; ++i) {
+      const v1::Subject subject = ledger_test::enterprise(90000 + c * 50 + i);
+      subjects.push_back(subject);
+      v1::CreditEvent e = valid_event("wide-" + std::to_string(c) + "-" + std::to_string(i),
+                                      ledger_test::kSamr, subject);
+      e.mutable_legal_basis()->set_document_ref(std::string(1800, 'd'));
+      events.push_back(ledger_test::sign(e));
+    }
+    const SubmitResult r = submit(cluster, leader, agency_role(ledger_test::kSamr), events, 60s);
+    INFO(describe(r.status));
+    REQUIRE(r.status.ok());
+  }
+  cluster.wait_applied_equal(cluster.ids());
+  auto check = [&](size_t count, v1::Consistency consistency, uint64_t node) {
+    v1::CheckRequest request;
+    for (size_t i = 0; i < count; ++i) *request.add_subjects() = subjects[i];
+    request.set_consistency(consistency);
+    v1::CheckResponse response;
+    auto context = context_as("relying:bank", 20s);
+    return cluster.query(node)->CheckSubjects(context.get(), request, &response);
+  };
+  const uint64_t follower = leader == 1 ? 2 : 1;
+  for (v1::Consistency consistency : {v1::LOCAL, v1::LINEARIZABLE}) {
+    INFO(v1::Consistency_Name(consistency));
+    const grpc::Status too_big = check(1000, consistency, follower);
+    INFO(describe(too_big));
+    CHECK(too_big.error_code() == grpc::RESOURCE_EXHAUSTED);
+    CHECK(too_big.error_message().find("ask about fewer subjects per call") != std::string::npos);
+    const grpc::Status fits = check(200, consistency, follower);
+    INFO(describe(fits));
+    CHECK(fits.ok());
+  }
+}
+
 }  // namespace integration
