@@ -168,10 +168,18 @@ class Pipeline {
 // A temporary directory removed (with the replay database) on destruction.
 class ScratchDir {
  public:
+  // Makes `parent` first if it does not exist yet (like mkdir -p).
   static base::Result<std::unique_ptr<ScratchDir>> make(const std::string& parent) {
+    std::error_code ec;
+    std::filesystem::create_directories(parent, ec);
+    if (ec) {
+      return base::Status::io_error("cannot create the work directory " + parent + ": " +
+                                    ec.message());
+    }
     std::string pattern = parent + "/credaudit-replay-XXXXXX";
     if (::mkdtemp(pattern.data()) == nullptr) {
-      return base::Status::io_error("cannot create a replay directory under " + parent);
+      return base::Status::io_error("cannot create a replay directory under " + parent + ": " +
+                                    std::strerror(errno));
     }
     return std::unique_ptr<ScratchDir>(new ScratchDir(pattern));
   }

@@ -89,7 +89,8 @@ struct AuditOptions {
   size_t events_in_flight_max = 1 << 16;  // read and verified ahead of apply
   size_t blocks_in_flight_max = 1 << 12;
   size_t verify_chunk_events = 64;        // events per worker task
-  std::string work_dir = "/tmp";          // the replay database lives (and is removed) here
+  // The replay database lives (and is removed) here; the directory is made if missing.
+  std::string work_dir = "/tmp";
   const CosignedCheckpoint* checkpoint = nullptr;  // also check this one; must outlive the call
   // Called on the calling thread about every progress_interval_s.
   std::function<void(const AuditProgress&)> on_progress;

@@ -2,13 +2,16 @@
 // chain (four blocks of commendations) is built with TestLedger; its checkpoints and proofs are
 // written to JSON, one field is changed, and reading or verifying must refuse the file with a
 // message naming that field. Also: proof files carry their roots and sizes at the top level for
-// generic RFC 6962 verifiers (they must agree with the signed notes), and a consistency proof
-// from the empty tree needs the empty tree's root.
+// generic RFC 6962 verifiers (they must agree with the signed notes), a consistency proof from
+// the empty tree needs the empty tree's root, and the replay directory's parent is created.
 #include <catch2/catch.hpp>
+#include <filesystem>
 #include <nlohmann/json.hpp>
+#include <sstream>
 
 #include "ledger/audit.h"
 #include "ledger/checkpoint.h"
+#include "ledger/export.h"
 #include "ledger/merkle.h"
 #include "tests/unit/ledger/fixture.h"
 
@@ -196,6 +199,26 @@ TEST_CASE("issue 12: a consistency proof from size 0 needs the empty tree's root
   auto read = ledger::consistency_proof_from_json(ledger::consistency_proof_to_json(proof));
   REQUIRE_FALSE(read.is_ok());
   CHECK_THAT(read.status().message(), Catch::Contains(std::string(kEmptyRootHex)));
+}
+
+TEST_CASE("issue 12: verify_chain creates a missing work directory", "[audit][issue12]") {
+  std::ostringstream out;
+  ledger::ChainWriter writer(out);
+  for (uint64_t h = 0; h <= 4; ++h) {
+    auto block = small_chain()->block(h);
+    REQUIRE(block.is_ok());
+    REQUIRE(writer.write(*block).is_ok());
+  }
+  REQUIRE(writer.finish().is_ok());
+  TempDir dir;
+  ledger::AuditOptions options;
+  options.verify_threads = 1;
+  options.work_dir = dir.path() + "/not/yet/there";
+  std::istringstream in(out.str());
+  const ledger::AuditResult r = ledger::verify_chain(test_consortium(), in, options);
+  INFO(r.status.to_string());
+  CHECK(r.ok());
+  CHECK(std::filesystem::is_directory(options.work_dir));
 }
 
 }  // namespace
