@@ -250,8 +250,8 @@ write_env_files() {
     {
       printf '# Source this file to call the local cluster as %s (written by deploy/local-cluster.sh):\n' \
         "${cert:-a public caller (TLS without a client certificate)}"
-      printf '#   source %q && %q cluster status\n' "$state/env/$name.env" "$credctl"
-      printf 'export CREDLEDGER_ENDPOINTS=%q\n' "$endpoints"
+      printf '#   source %q\n' "$state/env/$name.env"
+      printf "export CREDLEDGER_ENDPOINTS='%s'\n" "$endpoints"
       printf 'export CREDLEDGER_CACERT=%q\n' "$state/tls/ca.crt"
       if [ -n "$cert" ]; then
         printf 'export CREDLEDGER_CERT=%q\n' "$state/tls/$cert.crt"
