@@ -170,7 +170,7 @@ say "   peak RSS of the nodes at $total_events events: ${rss[*]} MiB"
 say "   credaudit verify of an export of the whole chain"
 "$credctl" --endpoints "$endpoints" --cacert "$cluster/tls/ca.crt" \
   --cert "$cluster/tls/auditor-audit-office.crt" --key "$cluster/tls/auditor-audit-office.key" \
-  --timeout-ms 600000 export --out "$out/chain.bin" >/dev/null
+  --timeout-ms 600000 export --out "$out/chain.bin" --force >/dev/null
 "$credaudit" verify -o json --quiet --genesis "$cluster/genesis.json" --chain "$out/chain.bin" \
   --work-dir "$out" | jq -c . | result audit
 rm -f "$out/chain.bin"

@@ -15,8 +15,11 @@
 #   CREDLEDGER_SKIP_BUILD=1        use the binaries already in the build directory
 #
 # The state directory holds everything: agency keys (keys/), the genesis file, the consortium CA
-# and certificates (tls/), one config, data directory, log and pid file per node, and the signed
-# sample events (events/). Running "start" again reuses all of it: nodes that are running are
+# and certificates (tls/), one config, data directory, log and pid file per node, the signed
+# sample events (events/), and one environment file per caller of the demo (env/: operator,
+# agency-samr, agency-sta, agency-court, relying-bank, auditor, public) that sets
+# CREDLEDGER_ENDPOINTS, CREDLEDGER_CACERT, CREDLEDGER_CERT and CREDLEDGER_KEY for credctl and
+# credaudit: after `source <state>/env/operator.env`, `credctl cluster status` just works. Running "start" again reuses all of it: nodes that are running are
 # left alone, stopped ones are restarted, and the sample events are resubmitted byte for byte,
 # which the ledger answers with their original receipts instead of appending them twice.
 set -euo pipefail
@@ -234,6 +237,33 @@ EOF
   done
 }
 
+# One file per caller of the demo, to `source`: the endpoints and the TLS files of that role
+# (the certificates deploy/gen-certs.sh made; the public has none). Rewritten on every start,
+# since the ports may change.
+write_env_files() {
+  mkdir -p "$state/env"
+  local name cert
+  for name in operator:operator-ops agency-samr:agency-samr agency-sta:agency-sta \
+    agency-court:agency-court relying-bank:relying-bank auditor:auditor-audit-office public:; do
+    cert=${name#*:}
+    name=${name%%:*}
+    {
+      printf '# Source this file to call the local cluster as %s (written by deploy/local-cluster.sh):\n' \
+        "${cert:-a public caller (TLS without a client certificate)}"
+      printf '#   source %q\n' "$state/env/$name.env"
+      printf "export CREDLEDGER_ENDPOINTS='%s'\n" "$endpoints"
+      printf 'export CREDLEDGER_CACERT=%q\n' "$state/tls/ca.crt"
+      if [ -n "$cert" ]; then
+        printf 'export CREDLEDGER_CERT=%q\n' "$state/tls/$cert.crt"
+        printf 'export CREDLEDGER_KEY=%q\n' "$state/tls/$cert.key"
+      else
+        printf 'unset CREDLEDGER_CERT CREDLEDGER_KEY\n'
+      fi
+    } >"$state/env/$name.env"
+  done
+  info "wrote caller environments in $state/env: $(cd "$state/env" && echo *.env)"
+}
+
 start_nodes() {
   say "starting three credd nodes"
   local id pid
@@ -382,11 +412,12 @@ show() {
   info "(credctl check exit code: $rc)"
   say "real-estate blacklist (public view)"
   as_public blacklist list --sector real-estate | sed 's/^/    /'
-  say "cluster status (operator:ops, asked of the leader, which knows each follower's lag)"
+  say "cluster status as operator:ops (source $state/env/operator.env; credctl asks the leader, which knows each follower's lag)"
+  # shellcheck disable=SC1091
+  (source "$state/env/operator.env" && "$credctl" cluster status) | sed 's/^/    /'
   local leader
   leader=$(as_operator -o json cluster status |
     sed -n 's/^ *"leader_address": *"\([^"]*\)".*/\1/p' | head -n 1)
-  via=$leader as_operator cluster status | sed 's/^/    /'
   say "storage check of the leader (RocksDB checksums and every stored block; exit 1 = damage)"
   via=$leader as_operator storage verify | sed 's/^/    /'
   audit
@@ -405,7 +436,7 @@ audit() {
   local head cp_height=
   head=$(as_operator -o json cluster status | json_number height)
   for i in $(seq 1 50); do
-    if as_auditor checkpoint --out "$audit_dir/checkpoint.json" >/dev/null 2>&1; then
+    if as_auditor checkpoint --out "$audit_dir/checkpoint.json" --force >/dev/null 2>&1; then
       cp_height=$(json_number height <"$audit_dir/checkpoint.json")
       [ "$cp_height" = "$head" ] && break
     fi
@@ -413,11 +444,11 @@ audit() {
   done
   [ -s "$audit_dir/checkpoint.json" ] || die "no checkpoint was cosigned by a quorum"
   as_auditor checkpoint | sed 's/^/    /'
-  as_auditor proof inclusion --event samr-2026-bl-re-0007 --out "$audit_dir/proof.json" |
+  as_auditor proof inclusion --event samr-2026-bl-re-0007 --out "$audit_dir/proof.json" --force |
     sed 's/^/    /'
   "$credaudit" inclusion --genesis "$state/genesis.json" --checkpoint "$audit_dir/checkpoint.json" \
     --proof "$audit_dir/proof.json" | sed 's/^/    /'
-  as_auditor export --out "$audit_dir/chain.bin" | sed 's/^/    /'
+  as_auditor export --out "$audit_dir/chain.bin" --force | sed 's/^/    /'
   "$credaudit" verify --genesis "$state/genesis.json" --chain "$audit_dir/chain.bin" \
     --checkpoint "$audit_dir/checkpoint.json" | sed 's/^/    /'
 }
@@ -431,13 +462,14 @@ print_help() {
     metrics         $(for m in "${metrics_ports[@]}"; do printf 'http://127.0.0.1:%s/metrics ' "$m"; done)
     logs            $state/node-{1,2,3}/credd.log
 
-    Try, for example:
-      export CREDLEDGER_ENDPOINTS=$endpoints
-      $credctl --cacert $state/tls/ca.crt \\
-          --cert $state/tls/relying-bank.crt --key $state/tls/relying-bank.key \\
-          history $developer
-      $credctl --cacert $state/tls/ca.crt \\
-          --cert $state/tls/operator-ops.crt --key $state/tls/operator-ops.key cluster status
+    Call the cluster as one of its users: source that user's environment file (endpoints,
+    CA, certificate and key in CREDLEDGER_* variables; flags still win over them), e.g.
+      source $state/env/operator.env       && $credctl cluster status
+      source $state/env/relying-bank.env   && $credctl history $developer
+      source $state/env/agency-samr.env    && $credctl event submit ev.json
+      source $state/env/auditor.env        && $credctl checkpoint --out cp.json
+      source $state/env/public.env         && $credctl blacklist list --sector real-estate
+    (also agency-sta.env and agency-court.env)
 
     Stop the nodes:        ${env}$repo/deploy/local-cluster.sh stop
     Stop and delete all:   ${env}$repo/deploy/local-cluster.sh clean
@@ -464,6 +496,7 @@ cmd_start() {
   say "TLS: consortium CA and certificates (deploy/gen-certs.sh)"
   "$repo/deploy/gen-certs.sh" "$state/tls" "${node_ids[@]}" | sed 's/^/    /'
   write_configs
+  write_env_files
   start_nodes
   wait_for_leader
   sample_events
@@ -474,6 +507,7 @@ cmd_start() {
 cmd_status() {
   load_endpoints
   [ -x "$credctl" ] || die "$credctl is not built; run '$0 start'"
+  write_env_files
   show
   print_help
 }

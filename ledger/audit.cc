@@ -3,8 +3,11 @@
 #include <stdlib.h>
 
 #include <algorithm>
+#include <cctype>
+#include <cerrno>
 #include <chrono>
 #include <condition_variable>
+#include <cstring>
 #include <deque>
 #include <filesystem>
 #include <mutex>
@@ -165,10 +168,18 @@ class Pipeline {
 // A temporary directory removed (with the replay database) on destruction.
 class ScratchDir {
  public:
+  // Makes `parent` first if it does not exist yet (like mkdir -p).
   static base::Result<std::unique_ptr<ScratchDir>> make(const std::string& parent) {
+    std::error_code ec;
+    std::filesystem::create_directories(parent, ec);
+    if (ec) {
+      return base::Status::io_error("cannot create the work directory " + parent + ": " +
+                                    ec.message());
+    }
     std::string pattern = parent + "/credaudit-replay-XXXXXX";
     if (::mkdtemp(pattern.data()) == nullptr) {
-      return base::Status::io_error("cannot create a replay directory under " + parent);
+      return base::Status::io_error("cannot create a replay directory under " + parent + ": " +
+                                    std::strerror(errno));
     }
     return std::unique_ptr<ScratchDir>(new ScratchDir(pattern));
   }
@@ -511,6 +522,43 @@ base::Result<nlohmann::json> parse_proof(std::string_view json, std::string_view
   return j;
 }
 
+// Hex digits compare without regard to case, as from_hex reads them.
+bool same_hex(std::string_view a, std::string_view b) {
+  return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) {
+           return std::tolower(static_cast<unsigned char>(x)) ==
+                  std::tolower(static_cast<unsigned char>(y));
+         });
+}
+
+// A top-level hex hash field that must agree with the signed note it repeats. Absent is fine
+// (files written before the field existed); the note is the authority either way.
+base::Status check_hex_field(const nlohmann::json& j, const char* field, const std::string& note,
+                             const char* where) {
+  if (!j.contains(field)) return base::Status::ok();
+  if (!j[field].is_string() || !same_hex(j[field].get<std::string>(), to_hex(note))) {
+    return bad("proof \"" + std::string(field) + "\" is " + j[field].dump() + " but the signed " +
+               where + " note says " + to_hex(note));
+  }
+  return base::Status::ok();
+}
+
+base::Status check_size_field(uint64_t value, const char* field, uint64_t note, const char* where) {
+  if (value == note) return base::Status::ok();
+  return bad("proof \"" + std::string(field) + "\" is " + std::to_string(value) +
+             " but the signed " + where + " note says tree size " + std::to_string(note));
+}
+
+// A tree of size 0 has one possible root, SHA-256 of nothing; a checkpoint claiming another is
+// not of any tree.
+base::Status check_empty_tree_root(const v1::Checkpoint& c, const char* what) {
+  if (c.tree_size() != 0 || c.root_hash() == to_string(merkle_empty_root())) {
+    return base::Status::ok();
+  }
+  return base::Status::corruption(
+      std::string(what) + " is of the empty tree (size 0) but its root is " +
+      to_hex(c.root_hash()) + ", not SHA-256(\"\") = " + to_hex(merkle_empty_root()));
+}
+
 std::vector<std::string> valid_signers(const Consortium& consortium, const CosignedCheckpoint& cp) {
   return verify_cosignatures(consortium, cp).signer_agencies;
 }
@@ -673,6 +721,9 @@ std::string inclusion_proof_to_json(const InclusionProof& proof) {
   j["format"] = "credledger-inclusion-proof/v1";
   j["leaf_index"] = proof.leaf_index;
   j["tree_size"] = proof.tree_size;
+  // The root the path leads to, for RFC 6962 verifiers that do not read signed notes; the
+  // checkpoint's note is the authority and readers check that the two agree.
+  j["root"] = to_hex(proof.checkpoint.checkpoint.root_hash());
   j["leaf_data"] = to_base64(proof.leaf_data);
   j["leaf_hash"] = to_hex(merkle_leaf_hash(proof.leaf_data));
   if (auto e = parse_event_leaf_data(proof.leaf_data); e.is_ok()) {
@@ -697,9 +748,15 @@ base::Result<InclusionProof> inclusion_proof_from_json(std::string_view json) {
   proof.leaf_data = std::move(leaf).value();
   ASSIGN_OR_RETURN(proof.path, hashes_from_json(j, "path"));
   ASSIGN_OR_RETURN(proof.checkpoint, checkpoint_from(j, "checkpoint"));
+  RETURN_IF_ERROR(check_size_field(proof.tree_size, "tree_size",
+                                   proof.checkpoint.checkpoint.tree_size(), "checkpoint"));
+  RETURN_IF_ERROR(
+      check_hex_field(j, "root", proof.checkpoint.checkpoint.root_hash(), "checkpoint"));
   if (j.contains("leaf_hash") &&
-      j["leaf_hash"] != to_hex(merkle_leaf_hash(proof.leaf_data))) {
-    return bad("proof \"leaf_hash\" is not SHA-256(0x00 || leaf_data)");
+      (!j["leaf_hash"].is_string() ||
+       !same_hex(j["leaf_hash"].get<std::string>(), to_hex(merkle_leaf_hash(proof.leaf_data))))) {
+    return bad("proof \"leaf_hash\" is not SHA-256(0x00 || leaf_data) = " +
+               to_hex(merkle_leaf_hash(proof.leaf_data)));
   }
   if (j.contains("event_id") || j.contains("key_id")) {
     auto e = parse_event_leaf_data(proof.leaf_data);
@@ -722,6 +779,9 @@ std::string consistency_proof_to_json(const ConsistencyProof& proof) {
   j["format"] = "credledger-consistency-proof/v1";
   j["old_size"] = proof.old_size;
   j["new_size"] = proof.new_size;
+  // As in inclusion proofs: the roots for generic RFC 6962 verifiers, repeated from the notes.
+  j["old_root"] = to_hex(proof.old_checkpoint.checkpoint.root_hash());
+  j["new_root"] = to_hex(proof.new_checkpoint.checkpoint.root_hash());
   j["path"] = hex_list(proof.path);
   j["old_checkpoint"] = nlohmann::ordered_json::parse(checkpoint_to_json(proof.old_checkpoint));
   j["new_checkpoint"] = nlohmann::ordered_json::parse(checkpoint_to_json(proof.new_checkpoint));
@@ -736,6 +796,17 @@ base::Result<ConsistencyProof> consistency_proof_from_json(std::string_view json
   ASSIGN_OR_RETURN(proof.path, hashes_from_json(j, "path"));
   ASSIGN_OR_RETURN(proof.old_checkpoint, checkpoint_from(j, "old_checkpoint"));
   ASSIGN_OR_RETURN(proof.new_checkpoint, checkpoint_from(j, "new_checkpoint"));
+  const v1::Checkpoint& older = proof.old_checkpoint.checkpoint;
+  const v1::Checkpoint& newer = proof.new_checkpoint.checkpoint;
+  RETURN_IF_ERROR(
+      check_size_field(proof.old_size, "old_size", older.tree_size(), "old_checkpoint"));
+  RETURN_IF_ERROR(
+      check_size_field(proof.new_size, "new_size", newer.tree_size(), "new_checkpoint"));
+  RETURN_IF_ERROR(check_hex_field(j, "old_root", older.root_hash(), "old_checkpoint"));
+  RETURN_IF_ERROR(check_hex_field(j, "new_root", newer.root_hash(), "new_checkpoint"));
+  if (base::Status s = check_empty_tree_root(older, "proof \"old_checkpoint\""); !s.is_ok()) {
+    return bad(s.message());
+  }
   return proof;
 }
 
@@ -788,6 +859,7 @@ base::Status verify_consistency_proof(const Consortium& consortium, const Consis
     return base::Status::corruption("the old checkpoint's tree is larger than the new one's");
   }
   if (a.tree_size() == 0) {
+    RETURN_IF_ERROR(check_empty_tree_root(a, "the old checkpoint"));
     if (!proof.path.empty()) return base::Status::corruption("a proof from the empty tree is empty");
     return base::Status::ok();  // every tree extends the empty one
   }

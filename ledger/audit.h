@@ -89,7 +89,8 @@ struct AuditOptions {
   size_t events_in_flight_max = 1 << 16;  // read and verified ahead of apply
   size_t blocks_in_flight_max = 1 << 12;
   size_t verify_chunk_events = 64;        // events per worker task
-  std::string work_dir = "/tmp";          // the replay database lives (and is removed) here
+  // The replay database lives (and is removed) here; the directory is made if missing.
+  std::string work_dir = "/tmp";
   const CosignedCheckpoint* checkpoint = nullptr;  // also check this one; must outlive the call
   // Called on the calling thread about every progress_interval_s.
   std::function<void(const AuditProgress&)> on_progress;
@@ -134,12 +135,16 @@ base::Result<ConsistencyProof> make_consistency_proof(const Ledger& ledger,
                                                       const CosignedCheckpoint& new_checkpoint);
 
 // proof.json files:
-//   {"format": "credledger-inclusion-proof/v1", "leaf_index", "tree_size", "leaf_data" (base64),
-//    "leaf_hash" (hex), "event_id", "key_id", "path": [hex...], "checkpoint": {cp.json}}
-//   {"format": "credledger-consistency-proof/v1", "old_size", "new_size", "path": [hex...],
-//    "old_checkpoint": {cp.json}, "new_checkpoint": {cp.json}}
-// Reading is strict: kInvalidArgument naming the field. Informational fields (leaf_hash,
-// event_id, key_id) must agree with the leaf data when present.
+//   {"format": "credledger-inclusion-proof/v1", "leaf_index", "tree_size", "root" (hex),
+//    "leaf_data" (base64), "leaf_hash" (hex), "event_id", "key_id", "path": [hex...],
+//    "checkpoint": {cp.json}}
+//   {"format": "credledger-consistency-proof/v1", "old_size", "new_size", "old_root" (hex),
+//    "new_root" (hex), "path": [hex...], "old_checkpoint": {cp.json}, "new_checkpoint": {cp.json}}
+// The top-level sizes and roots are for generic RFC 6962 verifiers; the checkpoint notes are
+// the authority. Reading is strict: kInvalidArgument naming the field. Sizes must equal the
+// notes' tree sizes and roots (optional when reading) their roots; informational fields
+// (leaf_hash, event_id, key_id) must agree with the leaf data when present; hex is read in
+// either case; an old checkpoint of size 0 must have the empty tree's root, SHA-256("").
 std::string inclusion_proof_to_json(const InclusionProof& proof);
 base::Result<InclusionProof> inclusion_proof_from_json(std::string_view json);
 std::string consistency_proof_to_json(const ConsistencyProof& proof);
@@ -153,7 +158,8 @@ base::Result<v1::SignedEvent> parse_event_leaf_data(std::string_view leaf_data);
 // the path's root, and the leaf is an event signed by a genesis key. kCorruption saying which.
 base::Status verify_inclusion_proof(const Consortium& consortium, const InclusionProof& proof,
                                     const CosignedCheckpoint& checkpoint);
-// Verifies that `newer` extends `older`: both trusted, sizes match the proof, proof verifies.
+// Verifies that `newer` extends `older`: both trusted, sizes match the proof, proof verifies
+// (from size 0: the old root is SHA-256(""), the proof empty).
 base::Status verify_consistency_proof(const Consortium& consortium, const ConsistencyProof& proof,
                                       const CosignedCheckpoint& older,
                                       const CosignedCheckpoint& newer);

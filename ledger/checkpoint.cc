@@ -531,6 +531,14 @@ base::Result<CosignedCheckpoint> checkpoint_from_json(std::string_view json) {
         return it != s.end() && it->is_string() ? it->get<std::string>() : std::string();
       };
       same = s.is_object() && text("name") == sig.name && text("key_id") == key_id_hex(sig.key_id);
+      // The cosignature's own time, as its signature line encodes it (0 if too short to hold
+      // one, as checkpoint_to_json writes it).
+      const uint64_t note_time = sig.signature.size() >= 8 ? get_u64(sig.signature) : 0;
+      if (same && s.contains("timestamp") &&
+          (!s["timestamp"].is_number_unsigned() || s["timestamp"].get<uint64_t>() != note_time)) {
+        return disagree("cosigners[" + std::to_string(i) + "].timestamp", s["timestamp"].dump(),
+                        std::to_string(note_time) + " for '" + sig.name + "'");
+      }
     }
     if (!same) {
       return bad("checkpoint file field \"cosigners\" does not list the note's signature lines");

@@ -9,6 +9,7 @@
 #include <sstream>
 
 #include "ledger/block.h"
+#include "ledger/checkpoint.h"
 
 namespace ledger {
 namespace {
@@ -139,6 +140,14 @@ base::Status Consortium::index() {
                    "' is not a 32-byte Ed25519 public key");
       }
       if (key.key_id().empty()) return bad("agency '" + agency.id() + "' has a key without id");
+      // The key id is the key name of this key's checkpoint cosignatures (ledger/checkpoint.h),
+      // and C2SP signed notes forbid spaces and '+' there: refuse it now rather than at the
+      // node's first cosignature.
+      if (!valid_note_key_name(key.key_id())) {
+        return bad("agency '" + agency.id() + "' key '" + key.key_id() +
+                   "' cannot be a signed-note key name (it must be non-empty UTF-8 without "
+                   "spaces, '+' or control characters), which checkpoint cosignatures need");
+      }
       if (!keys_.emplace(key.key_id(), KeyInfo{&agency, key.public_key()}).second) {
         return bad("key id '" + key.key_id() + "' appears twice");
       }

@@ -1,10 +1,14 @@
 #include "node/config.h"
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <toml++/toml.h>
+
 #include <algorithm>
 #include <charconv>
+#include <cstring>
 #include <fstream>
 #include <sstream>
-#include <toml++/toml.h>
 
 namespace node {
 
@@ -19,6 +23,26 @@ base::Status check_host_port(const std::string& address, const std::string& what
     return base::Status::invalid_argument(what + " '" + address + "' has an invalid port");
   }
   return base::Status::ok();
+}
+
+bool is_loopback_address(const std::string& address) {
+  const size_t colon = address.rfind(':');
+  if (colon == std::string::npos) return false;
+  std::string host = address.substr(0, colon);
+  if (host.size() >= 2 && host.front() == '[' && host.back() == ']') {
+    host = host.substr(1, host.size() - 2);
+  }
+  if (host == "localhost") return true;
+  in_addr v4{};
+  if (::inet_pton(AF_INET, host.c_str(), &v4) == 1) {
+    return (ntohl(v4.s_addr) >> 24) == 127;  // 127.0.0.0/8
+  }
+  in6_addr v6{};
+  if (::inet_pton(AF_INET6, host.c_str(), &v6) == 1) {
+    static const in6_addr kLoopback = IN6ADDR_LOOPBACK_INIT;
+    return std::memcmp(&v6, &kLoopback, sizeof v6) == 0;  // ::1
+  }
+  return false;
 }
 
 base::Status NodeConfig::validate() const {
@@ -41,6 +65,20 @@ base::Status NodeConfig::validate() const {
   if (!tls.insecure_plaintext &&
       (tls.ca_file.empty() || tls.cert_file.empty() || tls.key_file.empty())) {
     return bad("[tls] needs ca, cert and key (or insecure_plaintext = true for local development)");
+  }
+  if (tls.insecure_plaintext) {
+    // Without TLS a caller's role is whatever its x-credledger-role header claims, so a port
+    // that other machines can reach would let anyone act as an operator or an agency.
+    for (const auto& [what, address] :
+         {std::pair<const char*, const std::string&>{"listen", listen},
+          {"metrics_listen", metrics_listen}}) {
+      if (address.empty() || is_loopback_address(address)) continue;
+      return bad(std::string(what) + " '" + address +
+                 "' is not a loopback address (127.0.0.0/8, ::1 or localhost); with [tls] "
+                 "insecure_plaintext = true a caller's role comes from its x-credledger-role "
+                 "header, so anyone who reached this port could act as an operator or an "
+                 "agency. Configure [tls] ca, cert and key, or listen on loopback only");
+    }
   }
   if (raft.tick_ms == 0 || raft.tick_ms > 10000) return bad("raft.tick_ms must be in 1..10000");
   if (raft.election_ticks <= raft.heartbeat_ticks) {

@@ -24,7 +24,8 @@ struct TlsConfig {
   std::string ca_file;    // consortium CA: verifies peers' and clients' certificates
   std::string cert_file;  // this node's certificate (CN "node:<id>")
   std::string key_file;
-  // Development only, on 127.0.0.1: no TLS, roles taken from the x-credledger-role header.
+  // Development only: no TLS, roles taken from the x-credledger-role header. validate() refuses
+  // it unless listen and metrics_listen are loopback addresses (is_loopback_address).
   bool insecure_plaintext = false;
 };
 
@@ -101,5 +102,7 @@ base::Result<NodeConfig> parse_config(const std::string& toml_text, const std::s
 
 // "127.0.0.1:7001" -> host, port; kInvalidArgument otherwise.
 base::Status check_host_port(const std::string& address, const std::string& what);
+// True if the host of "host:port" is loopback: 127.0.0.0/8, ::1 ("[::1]:port") or localhost.
+bool is_loopback_address(const std::string& address);
 
 }  // namespace node

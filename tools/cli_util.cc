@@ -1,12 +1,15 @@
 #include "tools/cli_util.h"
 
+#include <google/protobuf/stubs/logging.h>
 #include <google/protobuf/util/json_util.h>
+#include <grpc/support/log.h>
 #include <unistd.h>
 
 #include <cerrno>
 #include <charconv>
 #include <chrono>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <ctime>
 #include <fstream>
@@ -60,10 +63,24 @@ base::Result<std::string> read_file(const std::string& path) {
   return ss.str();
 }
 
-base::Status write_file(const std::string& path, std::string_view data, bool overwrite) {
-  if (!overwrite && ::access(path.c_str(), F_OK) == 0) {
+base::Status check_overwrite(const std::string& path, bool force) {
+  if (!force && ::access(path.c_str(), F_OK) == 0) {
     return base::Status::invalid_argument(path + " exists; pass --force to replace it");
   }
+  return base::Status::ok();
+}
+
+base::Status rename_into_place(const std::string& tmp, const std::string& path) {
+  if (std::rename(tmp.c_str(), path.c_str()) != 0) {
+    const std::string error = std::strerror(errno);
+    std::remove(tmp.c_str());
+    return base::Status::io_error("cannot rename " + tmp + " to " + path + ": " + error);
+  }
+  return base::Status::ok();
+}
+
+base::Status write_file(const std::string& path, std::string_view data, bool overwrite) {
+  RETURN_IF_ERROR(check_overwrite(path, overwrite));
   const std::string tmp = path + ".tmp";
   {
     std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
@@ -71,11 +88,44 @@ base::Status write_file(const std::string& path, std::string_view data, bool ove
     out.write(data.data(), static_cast<std::streamsize>(data.size()));
     if (!out) return base::Status::io_error("cannot write " + tmp);
   }
-  if (std::rename(tmp.c_str(), path.c_str()) != 0) {
-    return base::Status::io_error("cannot rename " + tmp + " to " + path + ": " +
-                                  std::strerror(errno));
+  return rename_into_place(tmp, path);
+}
+
+namespace {
+
+std::string& log_tool_name() {
+  static std::string name;
+  return name;
+}
+
+void protobuf_log(google::protobuf::LogLevel level, const char* file, int line,
+                  const std::string& message) {
+  static const bool shown = [] {
+    const char* env = std::getenv("CREDLEDGER_LIBRARY_LOGS");
+    return env != nullptr && std::string_view(env) == "1";
+  }();
+  if (!shown && level != google::protobuf::LOGLEVEL_FATAL) return;
+  std::cerr << log_tool_name() << ": protobuf " << file << ":" << line << ": " << message << "\n";
+}
+
+void grpc_log(gpr_log_func_args* args) {
+  std::cerr << log_tool_name() << ": grpc " << args->file << ":" << args->line << ": "
+            << args->message << "\n";
+}
+
+}  // namespace
+
+void route_library_logs(std::string_view tool) {
+  log_tool_name() = std::string(tool);
+  google::protobuf::SetLogHandler(&protobuf_log);
+  const char* env = std::getenv("CREDLEDGER_LIBRARY_LOGS");
+  if (env != nullptr && std::string_view(env) == "1") {
+    gpr_set_log_function(&grpc_log);
+  } else {
+    // gRPC's own lines ("Handshake failed", "failed to connect") repeat what the call's status
+    // says, which the tools print.
+    gpr_set_log_function([](gpr_log_func_args*) {});
   }
-  return base::Status::ok();
 }
 
 std::string to_json(const google::protobuf::Message& message) {

@@ -24,8 +24,20 @@ std::string format_time_ms(int64_t ms);
 int64_t now_ms();
 
 base::Result<std::string> read_file(const std::string& path);
-// Writes atomically (temp file + rename). Refuses to replace an existing file unless overwrite.
+// The one rule of every verb that writes a file: an existing file is replaced only with
+// --force. kInvalidArgument "<path> exists; pass --force to replace it" otherwise.
+base::Status check_overwrite(const std::string& path, bool force);
+// Writes atomically (temp file + rename). Refuses to replace an existing file unless overwrite
+// (check_overwrite).
 base::Status write_file(const std::string& path, std::string_view data, bool overwrite);
+// Moves a finished "<path>.tmp" into place (the last step of write_file, for verbs that stream).
+base::Status rename_into_place(const std::string& tmp, const std::string& path);
+
+// Keeps the libraries' own log lines (protobuf's "[libprotobuf ERROR ...]", gRPC's "E0000 ...")
+// out of the tools' output: what went wrong reaches the user as the tool's one error message.
+// With CREDLEDGER_LIBRARY_LOGS=1 they go to stderr, prefixed with the tool's name, for
+// debugging. Call first thing in main(), before any other thread starts.
+void route_library_logs(std::string_view tool);
 
 // Protobuf JSON with the proto field names, pretty-printed.
 std::string to_json(const google::protobuf::Message& message);

@@ -6,13 +6,30 @@
 #include "tools/cli_util.h"
 
 namespace tools {
+namespace {
+
+// A TLS file named by a flag or, when the flag is not given, by its environment variable; the
+// source says which, for error messages.
+struct TlsFile {
+  std::string path;
+  std::string source;
+};
+
+TlsFile tls_file(const std::string& flag_value, const char* flag, const char* env_name) {
+  if (!flag_value.empty()) return {flag_value, flag};
+  const char* env = std::getenv(env_name);
+  if (env != nullptr && *env != '\0') return {env, "$" + std::string(env_name)};
+  return {};
+}
+
+}  // namespace
 
 base::Result<Client> Client::connect(const ClientOptions& options) {
   Client c;
   c.options_ = options;
   std::string list = options.endpoints;
   if (list.empty()) {
-    const char* env = std::getenv("CREDLEDGER_ENDPOINTS");
+    const char* env = std::getenv(kEndpointsEnv);
     list = env ? env : "127.0.0.1:7001";
   }
   std::stringstream ss(list);
@@ -25,19 +42,33 @@ base::Result<Client> Client::connect(const ClientOptions& options) {
   if (options.insecure) {
     creds = grpc::InsecureChannelCredentials();
   } else {
-    if (options.cacert.empty()) {
+    const TlsFile cacert = tls_file(options.cacert, "--cacert", kCacertEnv);
+    const TlsFile cert = tls_file(options.cert, "--cert", kCertEnv);
+    const TlsFile key = tls_file(options.key, "--key", kKeyEnv);
+    if (cacert.path.empty()) {
       return base::Status::invalid_argument(
-          "TLS needs --cacert (and --cert/--key for a role); use --insecure for a plaintext "
-          "development cluster");
+          "TLS needs --cacert or $" + std::string(kCacertEnv) + " (and --cert/--key or $" +
+          std::string(kCertEnv) + "/$" + std::string(kKeyEnv) +
+          " for a role); use --insecure for a plaintext development cluster");
     }
+    auto read = [](const TlsFile& f) -> base::Result<std::string> {
+      auto text = read_file(f.path);
+      if (!text.is_ok()) return text.status().with_context(f.source);
+      return text;
+    };
     grpc::SslCredentialsOptions ssl;
-    ASSIGN_OR_RETURN(ssl.pem_root_certs, read_file(options.cacert));
-    if (!options.cert.empty() || !options.key.empty()) {
-      if (options.cert.empty() || options.key.empty()) {
-        return base::Status::invalid_argument("--cert and --key go together");
+    ASSIGN_OR_RETURN(ssl.pem_root_certs, read(cacert));
+    if (!cert.path.empty() || !key.path.empty()) {
+      if (cert.path.empty() || key.path.empty()) {
+        const TlsFile& given = cert.path.empty() ? key : cert;
+        return base::Status::invalid_argument(
+            "--cert and --key go together: " + given.source + " is " + given.path + " but no " +
+            (cert.path.empty() ? "--cert or $" + std::string(kCertEnv)
+                               : "--key or $" + std::string(kKeyEnv)) +
+            " was given");
       }
-      ASSIGN_OR_RETURN(ssl.pem_cert_chain, read_file(options.cert));
-      ASSIGN_OR_RETURN(ssl.pem_private_key, read_file(options.key));
+      ASSIGN_OR_RETURN(ssl.pem_cert_chain, read(cert));
+      ASSIGN_OR_RETURN(ssl.pem_private_key, read(key));
     }
     creds = grpc::SslCredentials(ssl);
   }

@@ -1,8 +1,11 @@
 // Connecting the tools to nodes: endpoints, TLS or plaintext, and trying each endpoint in turn.
 //
-// Flags in the style of etcdctl: --endpoints a:1,b:2 (or CREDLEDGER_ENDPOINTS), --cacert,
-// --cert, --key for TLS (the certificate's CN carries the role, e.g. "agency:samr"), or
-// --insecure with --role for a plaintext development cluster.
+// Flags in the style of etcdctl: --endpoints a:1,b:2, --cacert, --cert, --key for TLS (the
+// certificate's CN carries the role, e.g. "agency:samr"), or --insecure with --role for a
+// plaintext development cluster. Each of --endpoints, --cacert, --cert and --key that is not
+// given is read from its environment variable (CREDLEDGER_ENDPOINTS, CREDLEDGER_CACERT,
+// CREDLEDGER_CERT, CREDLEDGER_KEY): a flag always wins over the variable. --insecure ignores
+// the TLS variables.
 #pragma once
 
 #include <grpcpp/grpcpp.h>
@@ -16,9 +19,14 @@
 
 namespace tools {
 
+constexpr const char* kEndpointsEnv = "CREDLEDGER_ENDPOINTS";
+constexpr const char* kCacertEnv = "CREDLEDGER_CACERT";
+constexpr const char* kCertEnv = "CREDLEDGER_CERT";
+constexpr const char* kKeyEnv = "CREDLEDGER_KEY";
+
 struct ClientOptions {
-  std::string endpoints;  // comma-separated host:port
-  std::string cacert, cert, key;
+  std::string endpoints;          // comma-separated host:port; empty: $CREDLEDGER_ENDPOINTS
+  std::string cacert, cert, key;  // empty: $CREDLEDGER_CACERT, $CREDLEDGER_CERT, $CREDLEDGER_KEY
   bool insecure = false;
   std::string role;        // plaintext mode: "<role>:<name>", sent as x-credledger-role
   uint64_t timeout_ms = 15000;

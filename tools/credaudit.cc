@@ -13,8 +13,8 @@
 #include <unistd.h>
 
 #include <CLI/CLI.hpp>
-#include <csignal>
 #include <atomic>
+#include <csignal>
 #include <fstream>
 #include <iomanip>
 #include <iostream>
@@ -31,6 +31,7 @@
 #include "ledger/event.h"
 #include "ledger/export.h"
 #include "ledger/ledger.h"
+#include "ledger/merkle.h"
 #include "proto/api.grpc.pb.h"
 #include "tools/cli_util.h"
 #include "tools/client.h"
@@ -177,7 +178,8 @@ bool compare_node_checkpoints(const ledger::Consortium& consortium, const Verify
       if (m == n) {
         consistent = old_root == new_root;
       } else if (m == 0) {
-        consistent = true;
+        // Every tree extends the empty one, whose only root is SHA-256("").
+        consistent = old_root == ledger::to_string(ledger::merkle_empty_root());
       } else {
         auto client = node_client(a, large->node);
         v1::ConsistencyProofRequest request;
@@ -346,11 +348,11 @@ int run_verify(const Global& g, const VerifyArgs& a) {
 
   const ledger::AuditSummary& s = r.summary;
   const double rate = s.events / std::max(s.elapsed_s, 1e-9);
-  if (g.json()) {
-    nlohmann::ordered_json j;
-    j["ok"] = r.ok();
-    if (r.failure) {
-      const ledger::AuditFailure& f = *r.failure;
+  if (r.failure) {
+    // Verification stops at the first failure, and so does the report: the head, checkpoint
+    // and speed of a partial replay would only read as more findings.
+    const ledger::AuditFailure& f = *r.failure;
+    if (g.json()) {
       nlohmann::ordered_json fj;
       fj["check"] = f.check;
       if (f.height) fj["height"] = *f.height;
@@ -359,8 +361,22 @@ int run_verify(const Global& g, const VerifyArgs& a) {
       fj["expected"] = f.expected;
       fj["found"] = f.found;
       fj["detail"] = f.detail;
+      nlohmann::ordered_json j;
+      j["ok"] = false;
       j["failure"] = fj;
+      j["verified_blocks"] = s.blocks;
+      j["verified_events"] = s.events;
+      std::cout << j.dump(2) << "\n";
+    } else {
+      std::cout << "FAILED: " << f.to_string() << "\n"
+                << "(verified before the failure: " << s.blocks << " blocks, " << s.events
+                << " events)\n";
     }
+    return kExitFailure;
+  }
+  if (g.json()) {
+    nlohmann::ordered_json j;
+    j["ok"] = true;
     j["blocks"] = s.blocks;
     j["events"] = s.events;
     j["accepted"] = s.accepted;
@@ -388,13 +404,7 @@ int run_verify(const Global& g, const VerifyArgs& a) {
     j["verify_threads"] = s.verify_threads;
     std::cout << j.dump(2) << "\n";
   } else {
-    if (r.failure) {
-      std::cout << "FAILED: " << r.failure->to_string() << "\n";
-      std::cout << "verified before the failure: " << s.blocks << " blocks, " << s.events
-                << " events\n";
-    } else {
-      std::cout << "OK: the chain verifies from genesis\n";
-    }
+    std::cout << "OK: the chain verifies from genesis\n";
     std::cout << "blocks      " << s.blocks << " (heights 0.." << s.head.height() << ")\n"
               << "events      " << s.events << " (" << s.accepted << " accepted, " << s.rejected
               << " rejected)\n"
@@ -425,7 +435,7 @@ int run_verify(const Global& g, const VerifyArgs& a) {
                 << std::setprecision(0) << 100 * rate / baseline << "% of it\n";
     }
   }
-  return r.ok() ? kExitOk : kExitFailure;
+  return kExitOk;
 }
 
 // ---- inclusion / consistency ----
@@ -604,18 +614,15 @@ int run_export(const Global& g, const ExportArgs& a) {
     return fail(base::Status::invalid_argument("--to " + std::to_string(to) +
                                                " is above the head " + std::to_string(head)));
   }
-  if (!a.force && ::access(a.out.c_str(), F_OK) == 0) {
-    return fail(base::Status::invalid_argument(a.out + " exists; pass --force to replace it"));
-  }
+  if (auto s = tools::check_overwrite(a.out, a.force); !s.is_ok()) return fail(s);
   const std::string tmp = a.out + ".tmp";
   std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
   if (!out) return fail(base::Status::io_error("cannot create " + tmp));
   ledger::ChainWriter writer(out);
   if (auto s = ledger::export_chain(*d->ledger, a.from, to, writer); !s.is_ok()) return fail(s);
   out.close();
-  if (!out || std::rename(tmp.c_str(), a.out.c_str()) != 0) {
-    return fail(base::Status::io_error("cannot write " + a.out));
-  }
+  if (!out) return fail(base::Status::io_error("cannot write " + tmp));
+  if (auto s = tools::rename_into_place(tmp, a.out); !s.is_ok()) return fail(s);
   if (g.json()) {
     std::cout << nlohmann::ordered_json{{"file", a.out}, {"from", a.from}, {"to", to},
                                         {"bytes", writer.bytes_written()}}
@@ -724,6 +731,7 @@ int run_proof_consistency(const ProofArgs& a) {
 }  // namespace
 
 int main(int argc, char** argv) {
+  tools::route_library_logs(kTool);
   ledger::crypto_init();
   // Live verification writes blocks into a pipe the verifier may stop reading on a failure.
   ::signal(SIGPIPE, SIG_IGN);
@@ -748,14 +756,19 @@ int main(int argc, char** argv) {
   verify_cmd->add_option("--node", verify.nodes,
                          "verify while streaming from this node (host:port); repeat to also "
                          "compare the nodes' checkpoints");
-  verify_cmd->add_option("--cacert", verify.client.cacert, "with --node: consortium CA (TLS)");
-  verify_cmd->add_option("--cert", verify.client.cert, "with --node: auditor certificate");
-  verify_cmd->add_option("--key", verify.client.key, "with --node: certificate key");
+  verify_cmd->add_option("--cacert", verify.client.cacert,
+                         "with --node: consortium CA (TLS; default $CREDLEDGER_CACERT)");
+  verify_cmd->add_option("--cert", verify.client.cert,
+                         "with --node: auditor certificate (default $CREDLEDGER_CERT)");
+  verify_cmd->add_option("--key", verify.client.key,
+                         "with --node: certificate key (default $CREDLEDGER_KEY)");
   verify_cmd->add_flag("--insecure", verify.client.insecure, "with --node: plaintext cluster");
   verify_cmd->add_option("--role", verify.client.role, "with --insecure: role, e.g. auditor:me");
   verify_cmd->add_option("--checkpoint", verify.checkpoint, "cosigned checkpoint (cp.json) to check");
   verify_cmd->add_option("--threads", verify.threads, "signature threads (default: all cores)");
-  verify_cmd->add_option("--work-dir", verify.work_dir, "where the replay database is made")
+  verify_cmd
+      ->add_option("--work-dir", verify.work_dir,
+                   "where the replay database is made (created if missing)")
       ->capture_default_str();
   verify_cmd->add_flag("--quiet", verify.quiet, "no progress line");
   verify_cmd->add_flag("--baseline", verify.baseline,

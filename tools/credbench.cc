@@ -491,6 +491,7 @@ int run_limits(const Options& o) {
 }  // namespace
 
 int main(int argc, char** argv) {
+  tools::route_library_logs("credbench");
   base::disable_absl_deadlock_detection();
   ledger::crypto_init();
   CLI::App app{"credbench: load generator for credledger (and etcd, to compare)"};

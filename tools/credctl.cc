@@ -3,6 +3,8 @@
 // Offline verbs (no node needed): keygen, genesis, event sign, event show, uscc check, subject
 // secret, subject pseudonym. Output is a readable table by default and JSON with -o json.
 // Exit codes: 0 ok, 1 the answer is "invalid"/"rejected", 2 usage, 3 could not do the work.
+#include "tools/credctl.h"
+
 #include <sodium.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -13,13 +15,13 @@
 #include <nlohmann/json.hpp>
 #include <sstream>
 
+#include "ledger/checkpoint.h"
 #include "ledger/consortium.h"
 #include "ledger/crypto.h"
 #include "ledger/event.h"
 #include "ledger/uscc.h"
 #include "ledger/validation.h"
 #include "tools/cli_util.h"
-#include "tools/credctl.h"
 
 namespace {
 
@@ -48,6 +50,7 @@ std::vector<std::string> split(const std::string& text, char sep) {
 
 struct KeygenArgs {
   std::string agency, key_id, out;
+  bool force = false;
 };
 
 int run_keygen(const Global& g, const KeygenArgs& a) {
@@ -55,7 +58,22 @@ int run_keygen(const Global& g, const KeygenArgs& a) {
   key.agency = a.agency;
   key.keys = ledger::generate_keypair();
   key.key_id = a.key_id.empty() ? ledger::default_key_id(a.agency, key.keys.public_key) : a.key_id;
-  if (auto s = ledger::write_key_file(a.out, key); !s.is_ok()) return fail(s);
+  // The key id names the key's checkpoint cosignatures; a genesis refuses one that cannot.
+  if (!ledger::valid_note_key_name(key.key_id)) {
+    return fail(base::Status::invalid_argument(
+        "key id '" + key.key_id +
+        "' cannot be a signed-note key name (no spaces, '+' or control characters); choose "
+        "another --agency or --key-id"));
+  }
+  if (auto s = tools::check_overwrite(a.out, a.force); !s.is_ok()) return fail(s);
+  // write_key_file never replaces a file (O_EXCL); --force writes beside the old key and renames
+  // over it, so that a failure leaves the old key whole.
+  const std::string target = a.force ? a.out + ".tmp" : a.out;
+  if (a.force) ::unlink(target.c_str());
+  if (auto s = ledger::write_key_file(target, key); !s.is_ok()) return fail(s);
+  if (a.force) {
+    if (auto s = tools::rename_into_place(target, a.out); !s.is_ok()) return fail(s);
+  }
   const std::string pub = ledger::to_base64(key.keys.public_key);
   if (g.json()) {
     std::cout << nlohmann::json{{"agency", key.agency}, {"key_id", key.key_id},
@@ -378,9 +396,7 @@ int run_subject_secret(const Global& g, const std::string& out, bool force) {
   std::string raw(32, '\0');
   randombytes_buf(raw.data(), raw.size());
   // Written like a key: only the owner may read it.
-  if (!force && ::access(out.c_str(), F_OK) == 0) {
-    return fail(base::Status::invalid_argument(out + " exists; pass --force to replace it"));
-  }
+  if (auto s = tools::check_overwrite(out, force); !s.is_ok()) return fail(s);
   ::umask(077);
   if (auto s = tools::write_file(out, ledger::to_hex(raw) + "\n", force); !s.is_ok()) return fail(s);
   if (g.json()) {
@@ -410,6 +426,7 @@ int run_subject_pseudonym(const Global& g, const std::string& secret_file) {
 }  // namespace
 
 int main(int argc, char** argv) {
+  tools::route_library_logs(kTool);
   ledger::crypto_init();
   CLI::App app{"credctl: operate credledger nodes and sign credit events"};
   app.require_subcommand(1);
@@ -424,6 +441,7 @@ int main(int argc, char** argv) {
   keygen_cmd->add_option("--agency", keygen.agency, "agency id the key belongs to")->required();
   keygen_cmd->add_option("--key-id", keygen.key_id, "key id (default: <agency>-<hash prefix>)");
   keygen_cmd->add_option("--out", keygen.out, "key file to create (mode 0600)")->required();
+  keygen_cmd->add_flag("--force", keygen.force, "replace an existing file (its key is lost)");
   keygen_cmd->callback([&] { rc = run_keygen(g, keygen); });
 
   GenesisArgs genesis;

@@ -2,6 +2,7 @@
 #include <google/protobuf/util/json_util.h>
 
 #include <algorithm>
+#include <cstdio>
 #include <fstream>
 #include <iomanip>
 #include <iostream>
@@ -11,9 +12,9 @@
 #include "ledger/audit.h"
 #include "ledger/checkpoint.h"
 #include "ledger/consortium.h"
-#include "ledger/export.h"
 #include "ledger/crypto.h"
 #include "ledger/event.h"
+#include "ledger/export.h"
 #include "ledger/validation.h"
 #include "proto/api.grpc.pb.h"
 #include "tools/cli_util.h"
@@ -406,27 +407,67 @@ int run_watch(const Global& g, const std::string& kind, const std::string& id, i
   return kExitOk;
 }
 
+grpc::Status ask_cluster_status(const tools::Client& client, v1::ClusterStatusResponse& r) {
+  return client.call([&](auto channel, grpc::ClientContext& ctx) {
+    r.Clear();
+    return v1::AdminService::NewStub(channel)->ClusterStatus(&ctx, v1::ClusterStatusRequest(), &r);
+  });
+}
+
+// Only the leader knows each member's match index and lag. Asked of another node, this asks
+// the leader that node names, at its member address and with the same credentials; if the
+// leader cannot be reached, it shows the node's own answer and says that it is a follower's.
 int run_cluster_status(const Global& g) {
   auto client = connect(g);
   if (!client.is_ok()) return fail(client.status());
-  v1::ClusterStatusResponse r;
-  grpc::Status status = client->call([&](auto channel, grpc::ClientContext& ctx) {
-    return v1::AdminService::NewStub(channel)->ClusterStatus(&ctx, v1::ClusterStatusRequest(), &r);
-  });
+  v1::ClusterStatusResponse asked;
+  grpc::Status status = ask_cluster_status(*client, asked);
   if (!status.ok()) return fail_status(status);
+  v1::ClusterStatusResponse r = asked;
+  std::string view;  // how the answer shown was obtained, when not from the node asked
+  if (asked.role() != "leader") {
+    const std::string self = "node " + std::to_string(asked.node_id()) + " (" + asked.role() + ")";
+    if (asked.leader_id() == 0 || asked.leader_address().empty()) {
+      view = "a follower's view: " + self +
+             " knows no leader; match and lag are known only to a leader";
+    } else {
+      const std::string leader =
+          "leader " + std::to_string(asked.leader_id()) + " at " + asked.leader_address();
+      tools::ClientOptions options = g.client;
+      options.endpoints = asked.leader_address();
+      auto leader_client = tools::Client::connect(options);
+      v1::ClusterStatusResponse answer;
+      grpc::Status leader_status =
+          leader_client.is_ok() ? ask_cluster_status(*leader_client, answer)
+                                : grpc::Status(grpc::UNAVAILABLE, leader_client.status().message());
+      if (leader_status.ok() && answer.role() == "leader") {
+        r = answer;
+        view = "asked " + self + "; shown: the view of " + leader;
+      } else {
+        view = "a follower's view: " + leader + " could not be asked (" +
+               (leader_status.ok() ? "it is no longer the leader"
+                                   : tools::grpc_code_name(leader_status.error_code()) + ": " +
+                                         leader_status.error_message()) +
+               "); match and lag are known only to the leader";
+      }
+    }
+  }
   if (g.json()) {
     std::cout << tools::to_json(r) << "\n";
+    if (view.rfind("a follower's view", 0) == 0) std::cerr << "credctl: " << view << "\n";
     return kExitOk;
   }
   std::cout << "node " << r.node_id() << " (" << r.role() << "), leader " << r.leader_id() << " "
-            << r.leader_address() << ", term " << r.term() << "\n"
-            << "commit " << r.commit_index() << "  applied " << r.applied_index() << "  height "
+            << r.leader_address() << ", term " << r.term() << "\n";
+  if (!view.empty()) std::cout << "(" << view << ")\n";
+  std::cout << "commit " << r.commit_index() << "  applied " << r.applied_index() << "  height "
             << r.height() << "  events " << r.tree_size() << "\n"
             << "head   " << ledger::to_hex(r.head_hash()) << "\n"
             << "state  " << ledger::to_hex(r.state_root()) << "\n"
             << "merkle " << ledger::to_hex(r.merkle_root()) << "\n\n"
             << std::left << std::setw(6) << "ID" << std::setw(24) << "ADDRESS" << std::setw(10)
-            << "ROLE" << std::setw(8) << "VOTER" << std::setw(12) << "MATCH" << "LAG\n";
+            << "ROLE" << std::setw(8) << "VOTER" << std::setw(12) << "MATCH"
+            << "LAG\n";
   for (const auto& m : r.members()) {
     std::cout << std::left << std::setw(6) << m.id() << std::setw(24) << m.address() << std::setw(10)
               << m.role() << std::setw(8) << (m.voter() ? "yes" : "no") << std::setw(12)
@@ -523,7 +564,10 @@ base::Result<ledger::CosignedCheckpoint> fetch_checkpoint(const tools::Client& c
   return ledger::parse_checkpoint_note(response.note());
 }
 
-int run_checkpoint(const Global& g, uint64_t height, const std::string& out) {
+int run_checkpoint(const Global& g, uint64_t height, const std::string& out, bool force) {
+  if (!out.empty()) {
+    if (auto s = tools::check_overwrite(out, force); !s.is_ok()) return fail(s);
+  }
   auto client = connect(g);
   if (!client.is_ok()) return fail(client.status());
   grpc::Status status;
@@ -532,7 +576,7 @@ int run_checkpoint(const Global& g, uint64_t height, const std::string& out) {
   if (!cp.is_ok()) return fail(cp.status());
   const std::string json = ledger::checkpoint_to_json(*cp);
   if (!out.empty()) {
-    if (auto s = tools::write_file(out, json + "\n", true); !s.is_ok()) return fail(s);
+    if (auto s = tools::write_file(out, json + "\n", force); !s.is_ok()) return fail(s);
   }
   if (g.json() || out.empty()) {
     std::cout << (g.json() ? json : cp->text()) << "\n";
@@ -545,7 +589,10 @@ int run_checkpoint(const Global& g, uint64_t height, const std::string& out) {
 }
 
 int run_proof_inclusion(const Global& g, const std::string& event_id, uint64_t leaf,
-                        uint64_t checkpoint_height, const std::string& out) {
+                        uint64_t checkpoint_height, const std::string& out, bool force) {
+  if (!out.empty()) {
+    if (auto s = tools::check_overwrite(out, force); !s.is_ok()) return fail(s);
+  }
   auto client = connect(g);
   if (!client.is_ok()) return fail(client.status());
   v1::InclusionProofRequest request;
@@ -574,7 +621,7 @@ int run_proof_inclusion(const Global& g, const std::string& event_id, uint64_t l
     std::cout << json << "\n";
     return kExitOk;
   }
-  if (auto s = tools::write_file(out, json + "\n", true); !s.is_ok()) return fail(s);
+  if (auto s = tools::write_file(out, json + "\n", force); !s.is_ok()) return fail(s);
   std::cout << "inclusion proof of leaf " << proof.leaf_index << " in tree size "
             << proof.tree_size << " (" << proof.path.size() << " hashes) written to " << out
             << "\n";
@@ -582,7 +629,10 @@ int run_proof_inclusion(const Global& g, const std::string& event_id, uint64_t l
 }
 
 int run_proof_consistency(const Global& g, uint64_t old_height, uint64_t new_height,
-                          const std::string& out) {
+                          const std::string& out, bool force) {
+  if (!out.empty()) {
+    if (auto s = tools::check_overwrite(out, force); !s.is_ok()) return fail(s);
+  }
   auto client = connect(g);
   if (!client.is_ok()) return fail(client.status());
   v1::ConsistencyProofRequest request;
@@ -612,18 +662,21 @@ int run_proof_consistency(const Global& g, uint64_t old_height, uint64_t new_hei
     std::cout << json << "\n";
     return kExitOk;
   }
-  if (auto s = tools::write_file(out, json + "\n", true); !s.is_ok()) return fail(s);
+  if (auto s = tools::write_file(out, json + "\n", force); !s.is_ok()) return fail(s);
   std::cout << "consistency proof " << proof.old_size << " -> " << proof.new_size << " ("
             << proof.path.size() << " hashes) written to " << out << "\n";
   return kExitOk;
 }
 
-int run_export(const Global& g, uint64_t from, uint64_t to, const std::string& out) {
+int run_export(const Global& g, uint64_t from, uint64_t to, const std::string& out, bool force) {
   if (out.empty()) return fail(base::Status::invalid_argument("--out is required"));
+  if (auto s = tools::check_overwrite(out, force); !s.is_ok()) return fail(s);
   auto client = connect(g);
   if (!client.is_ok()) return fail(client.status());
-  std::ofstream file(out, std::ios::binary | std::ios::trunc);
-  if (!file) return fail(base::Status::io_error("cannot write " + out));
+  // Streamed into "<out>.tmp" and renamed when complete: a failed export leaves no partial file.
+  const std::string tmp = out + ".tmp";
+  std::ofstream file(tmp, std::ios::binary | std::ios::trunc);
+  if (!file) return fail(base::Status::io_error("cannot write " + tmp));
   ledger::ChainWriter writer(file);
   v1::GetBlocksRequest request;
   request.set_from_height(from);
@@ -639,8 +692,14 @@ int run_export(const Global& g, uint64_t from, uint64_t to, const std::string& o
     events += static_cast<uint64_t>(block.events_size());
   }
   grpc::Status status = reader->Finish();
-  if (!status.ok()) return fail_status(status);
+  if (!status.ok()) {
+    std::remove(tmp.c_str());
+    return fail_status(status);
+  }
   if (auto s = writer.finish(); !s.is_ok()) return fail(s);
+  file.close();
+  if (!file) return fail(base::Status::io_error("cannot write " + tmp));
+  if (auto s = tools::rename_into_place(tmp, out); !s.is_ok()) return fail(s);
   if (g.json()) {
     std::cout << nlohmann::json{{"file", out}, {"blocks", blocks}, {"events", events},
                                 {"bytes", writer.bytes_written()}}.dump(2) << "\n";
@@ -657,9 +716,12 @@ void add_node_commands(CLI::App& app, Global& g, int& rc) {
   app.add_option("--endpoints", g.client.endpoints,
                  "comma-separated node addresses (default $CREDLEDGER_ENDPOINTS or "
                  "127.0.0.1:7001)");
-  app.add_option("--cacert", g.client.cacert, "consortium CA certificate (TLS)");
-  app.add_option("--cert", g.client.cert, "client certificate; its CN is the role, e.g. agency:samr");
-  app.add_option("--key", g.client.key, "client certificate key");
+  app.add_option("--cacert", g.client.cacert,
+                 "consortium CA certificate (TLS; default $CREDLEDGER_CACERT)");
+  app.add_option("--cert", g.client.cert,
+                 "client certificate; its CN is the role, e.g. agency:samr (default "
+                 "$CREDLEDGER_CERT)");
+  app.add_option("--key", g.client.key, "client certificate key (default $CREDLEDGER_KEY)");
   app.add_flag("--insecure", g.client.insecure, "plaintext, for a development cluster");
   app.add_option("--role", g.client.role, "plaintext mode: role:name sent to the node");
   app.add_option("--timeout-ms", g.client.timeout_ms, "per-call deadline")->capture_default_str();
@@ -736,35 +798,44 @@ void add_node_commands(CLI::App& app, Global& g, int& rc) {
 
   static uint64_t cp_height = 0;
   static std::string cp_out;
+  static bool cp_force = false;
   auto* checkpoint = app.add_subcommand("checkpoint", "the latest checkpoint cosigned by a quorum");
   checkpoint->add_option("--height", cp_height, "a stored checkpoint's height (default latest)");
   checkpoint->add_option("--out", cp_out, "write cp.json here");
-  checkpoint->callback([&] { rc = run_checkpoint(g, cp_height, cp_out); });
+  checkpoint->add_flag("--force", cp_force, "replace an existing file");
+  checkpoint->callback([&] { rc = run_checkpoint(g, cp_height, cp_out, cp_force); });
 
   auto* proof = app.add_subcommand("proof", "RFC 6962 proofs against cosigned checkpoints");
   proof->require_subcommand(1);
   static std::string proof_event, proof_out;
   static uint64_t proof_leaf = 0, proof_cp = 0, proof_old = 0, proof_new = 0;
+  static bool proof_force = false;
   auto* inclusion = proof->add_subcommand("inclusion", "an event is in the log of a checkpoint");
   inclusion->add_option("--event", proof_event, "event id");
   inclusion->add_option("--leaf", proof_leaf, "or its sequence number");
   inclusion->add_option("--checkpoint-height", proof_cp, "default: latest quorum checkpoint");
   inclusion->add_option("--out", proof_out, "write proof.json here");
-  inclusion->callback(
-      [&] { rc = run_proof_inclusion(g, proof_event, proof_leaf, proof_cp, proof_out); });
+  inclusion->add_flag("--force", proof_force, "replace an existing file");
+  inclusion->callback([&] {
+    rc = run_proof_inclusion(g, proof_event, proof_leaf, proof_cp, proof_out, proof_force);
+  });
   auto* consistency = proof->add_subcommand("consistency", "a newer checkpoint extends an older");
   consistency->add_option("--old", proof_old, "older checkpoint height")->required();
   consistency->add_option("--new", proof_new, "newer checkpoint height (default latest)");
   consistency->add_option("--out", proof_out, "write proof.json here");
-  consistency->callback([&] { rc = run_proof_consistency(g, proof_old, proof_new, proof_out); });
+  consistency->add_flag("--force", proof_force, "replace an existing file");
+  consistency->callback(
+      [&] { rc = run_proof_consistency(g, proof_old, proof_new, proof_out, proof_force); });
 
   static uint64_t export_from = 0, export_to = 0;
   static std::string export_out;
+  static bool export_force = false;
   auto* exp = app.add_subcommand("export", "stream blocks into a chain export for credaudit");
   exp->add_option("--from", export_from, "first height (0 = genesis)");
   exp->add_option("--to", export_to, "last height (0 = head)");
   exp->add_option("--out", export_out, "chain.bin")->required();
-  exp->callback([&] { rc = run_export(g, export_from, export_to, export_out); });
+  exp->add_flag("--force", export_force, "replace an existing file");
+  exp->callback([&] { rc = run_export(g, export_from, export_to, export_out, export_force); });
 
   auto* cluster = app.add_subcommand("cluster", "cluster membership and leadership");
   cluster->require_subcommand(1);
