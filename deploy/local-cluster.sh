@@ -19,9 +19,10 @@
 # sample events (events/), and one environment file per caller of the demo (env/: operator,
 # agency-samr, agency-sta, agency-court, relying-bank, auditor, public) that sets
 # CREDLEDGER_ENDPOINTS, CREDLEDGER_CACERT, CREDLEDGER_CERT and CREDLEDGER_KEY for credctl and
-# credaudit: after `source <state>/env/operator.env`, `credctl cluster status` just works. Running "start" again reuses all of it: nodes that are running are
-# left alone, stopped ones are restarted, and the sample events are resubmitted byte for byte,
-# which the ledger answers with their original receipts instead of appending them twice.
+# credaudit: after `source <state>/env/operator.env`, `credctl cluster status` just works.
+# Running "start" again reuses all of it: nodes that are running are left alone, stopped ones
+# are restarted, and the sample events are resubmitted byte for byte, which the ledger answers
+# with their original receipts instead of appending them twice.
 set -euo pipefail
 
 repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
