@@ -3,6 +3,7 @@
 // Stops gracefully on SIGTERM or SIGINT. Exit codes: 0 after a graceful stop, 2 for a bad
 // command line or configuration, 3 if the node cannot start, 70 on a fatal storage error.
 #include <signal.h>
+#include <google/protobuf/stubs/logging.h>
 #include <spdlog/pattern_formatter.h>
 #include <spdlog/spdlog.h>
 
@@ -58,6 +59,18 @@ void configure_logging(const node::NodeConfig& config) {
                         spdlog::pattern_time_type::utc);
   }
   spdlog::set_level(spdlog::level::from_str(config.log_level));
+  // Protobuf writes its own "[libprotobuf ERROR ...]" lines to stderr (e.g. a hostile client's
+  // invalid UTF-8, which gRPC then refuses): they go through the node's log instead, so every
+  // line has the node's format (and log_format = "json" lines always parse).
+  google::protobuf::SetLogHandler([](google::protobuf::LogLevel level, const char* file, int line,
+                                     const std::string& message) {
+    const spdlog::level::level_enum to = level == google::protobuf::LOGLEVEL_FATAL
+                                             ? spdlog::level::critical
+                                         : level >= google::protobuf::LOGLEVEL_WARNING
+                                             ? spdlog::level::warn
+                                             : spdlog::level::debug;
+    spdlog::log(to, "protobuf {}:{}: {}", file, line, message);
+  });
 }
 
 }  // namespace

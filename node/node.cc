@@ -1609,18 +1609,43 @@ void Node::checkpoint_round() {
   }
   if (!checkpoint.note.signatures.empty()) add_cosignature(height, checkpoint.note.signatures.back());
   // Ask every peer to cosign the same body; answers arrive on the loop.
+  v1::CosignRequest request;
+  request.set_height(height);
+  request.set_body(checkpoint.note.body);
+  call_peers<v1::CosignRequest, v1::CosignResponse>(
+      request, [](auto* peer, auto&&... args) { peer->Cosign(args...); },
+      [this, height](consensus::NodeId peer, const grpc::Status& status,
+                     const v1::CosignResponse& response) {
+        if (!status.ok()) {
+          if (status.error_code() == grpc::INVALID_ARGUMENT) {
+            spdlog::error("node {} refused to cosign checkpoint {}: {}", peer, height,
+                          status.error_message());
+          }
+          return;
+        }
+        ledger::NoteSignature sig;
+        sig.name = response.key_name();
+        sig.key_id = response.key_id();
+        sig.signature = response.signature();
+        asio::post(loop_, [this, height, sig] {
+          if (!stopped_.load()) add_cosignature(height, sig);
+        });
+      });
+}
+
+template <typename Request, typename Response, typename Invoke, typename Done>
+void Node::call_peers(const Request& request, Invoke invoke, Done done) {
   for (const auto& [peer, address] : transport_->addresses()) {
     auto channel = channel_to(peer);
     if (!channel) continue;
     struct Call {
       grpc::ClientContext context;
-      v1::CosignRequest request;
-      v1::CosignResponse response;
+      Request request;
+      Response response;
       std::unique_ptr<v1::PeerService::Stub> stub;
     };
     auto call = std::make_shared<Call>();
-    call->request.set_height(height);
-    call->request.set_body(checkpoint.note.body);
+    call->request = request;
     if (insecure()) {
       call->context.AddMetadata("x-credledger-role", "node:" + std::to_string(config_.node_id));
     }
@@ -1628,23 +1653,10 @@ void Node::checkpoint_round() {
                                std::chrono::milliseconds(config_.checkpoint_interval_ms * 5));
     call->stub = v1::PeerService::NewStub(channel);
     metrics_.observe_message_bytes(Metrics::Path::kCosign, call->request.ByteSizeLong());
-    call->stub->async()->Cosign(&call->context, &call->request, &call->response,
-                                base::tsan_handoff([this, call, height, peer](grpc::Status status) {
-                                  if (!status.ok()) {
-                                    if (status.error_code() == grpc::INVALID_ARGUMENT) {
-                                      spdlog::error("node {} refused to cosign checkpoint {}: {}",
-                                                    peer, height, status.error_message());
-                                    }
-                                    return;
-                                  }
-                                  ledger::NoteSignature sig;
-                                  sig.name = call->response.key_name();
-                                  sig.key_id = call->response.key_id();
-                                  sig.signature = call->response.signature();
-                                  asio::post(loop_, [this, height, sig] {
-                                    if (!stopped_.load()) add_cosignature(height, sig);
-                                  });
-                                }));
+    invoke(call->stub->async(), &call->context, &call->request, &call->response,
+           base::tsan_handoff([call, peer = peer, done](grpc::Status status) {
+             done(peer, status, call->response);
+           }));
   }
 }
 
@@ -1666,32 +1678,17 @@ void Node::add_cosignature(uint64_t height, const ledger::NoteSignature& signatu
 
 void Node::share_checkpoint(const ledger::CosignedCheckpoint& checkpoint) {
   const uint64_t height = checkpoint.checkpoint.height();
-  for (const auto& [peer, address] : transport_->addresses()) {
-    auto channel = channel_to(peer);
-    if (!channel) continue;
-    struct Call {
-      grpc::ClientContext context;
-      v1::ShareCheckpointRequest request;
-      v1::ShareCheckpointResponse response;
-      std::unique_ptr<v1::PeerService::Stub> stub;
-    };
-    auto call = std::make_shared<Call>();
-    call->request.set_note(checkpoint.text());
-    if (insecure()) {
-      call->context.AddMetadata("x-credledger-role", "node:" + std::to_string(config_.node_id));
-    }
-    call->context.set_deadline(std::chrono::system_clock::now() +
-                               std::chrono::milliseconds(config_.checkpoint_interval_ms * 5));
-    call->stub = v1::PeerService::NewStub(channel);
-    call->stub->async()->ShareCheckpoint(
-        &call->context, &call->request, &call->response,
-        base::tsan_handoff([call, height, peer](grpc::Status status) {
-          if (status.error_code() == grpc::INVALID_ARGUMENT) {
-            spdlog::error("node {} refused the quorum checkpoint {}: {}", peer, height,
-                          status.error_message());
-          }
-        }));
-  }
+  v1::ShareCheckpointRequest request;
+  request.set_note(checkpoint.text());
+  call_peers<v1::ShareCheckpointRequest, v1::ShareCheckpointResponse>(
+      request, [](auto* peer, auto&&... args) { peer->ShareCheckpoint(args...); },
+      [height](consensus::NodeId peer, const grpc::Status& status,
+               const v1::ShareCheckpointResponse&) {
+        if (status.error_code() == grpc::INVALID_ARGUMENT) {
+          spdlog::error("node {} refused the quorum checkpoint {}: {}", peer, height,
+                        status.error_message());
+        }
+      });
 }
 
 void Node::learn_checkpoint(std::string note,

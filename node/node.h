@@ -228,6 +228,11 @@ class Node {
   // trusted checkpoint if it is that. kInvalidArgument if a note of another body is stored
   // there. REQUIRES: loop thread; `offered` is of this node's own chain.
   base::Result<KeptCheckpoint> keep_checkpoint(const ledger::CosignedCheckpoint& offered);
+  // The checkpoint calls to peers (Cosign, ShareCheckpoint): sends `request` to every peer with
+  // `invoke(async stub, context, request, response, callback)`, with a deadline of five
+  // checkpoint intervals; `done(peer, status, response)` runs on a gRPC thread.
+  template <typename Request, typename Response, typename Invoke, typename Done>
+  void call_peers(const Request& request, Invoke invoke, Done done);
   // Hands a quorum checkpoint to every peer (ShareCheckpoint), without waiting for answers.
   void share_checkpoint(const ledger::CosignedCheckpoint& checkpoint);
   // Keeps a peer's quorum checkpoint of an applied height if its body is this node's.

@@ -879,6 +879,9 @@ TEST_CASE("every gRPC method refuses hostile input precisely and the node keeps 
     INFO("node " << node << "\n" << cluster.log_tails());
     REQUIRE(cluster.running(node));
     CHECK(serving(cluster, node));
+    // Protobuf's complaints about the hostile bytes went through the node's own log format
+    // (#12), not raw to stderr.
+    CHECK(cluster.log_text(node).find("[libprotobuf") == std::string::npos);
   }
   const auto after_table = cluster.wait_applied_equal(cluster.ids());
   check_same_head(after_table);
