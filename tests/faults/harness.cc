@@ -28,6 +28,7 @@ namespace faults {
 namespace {
 
 using integration::Cluster;
+using integration::JoinOnExit;
 using namespace std::chrono_literals;
 
 constexpr uint64_t kEventsPerSubject = 40;  // a client moves to a fresh subject after this many
@@ -152,18 +153,6 @@ void run_client(Load& load, size_t client) {
     std::this_thread::sleep_for(std::chrono::milliseconds(2 + rng() % 12));
   }
 }
-
-// Stops and joins the client threads however the run is left (a failed REQUIRE throws).
-struct JoinOnExit {
-  std::atomic<bool>& stop;
-  std::vector<std::thread>& threads;
-  ~JoinOnExit() {
-    stop = true;
-    for (auto& t : threads) {
-      if (t.joinable()) t.join();
-    }
-  }
-};
 
 std::string schedule_text(const std::vector<AppliedFault>& faults) {
   std::ostringstream o;

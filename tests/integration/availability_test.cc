@@ -46,18 +46,6 @@ double ms_between(std::chrono::steady_clock::time_point a, std::chrono::steady_c
   return std::chrono::duration<double, std::milli>(b - a).count();
 }
 
-// Stops and joins client threads however the test body is left (a failed REQUIRE throws).
-struct JoinOnExit {
-  std::atomic<bool>& stop;
-  std::vector<std::thread>& threads;
-  ~JoinOnExit() {
-    stop = true;
-    for (auto& t : threads) {
-      if (t.joinable()) t.join();
-    }
-  }
-};
-
 // The header timestamp of block `height` as a node stores it (0 if it cannot be read).
 int64_t block_timestamp_ms(Cluster& cluster, uint64_t node, uint64_t height) {
   v1::GetBlocksRequest request;

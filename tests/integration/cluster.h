@@ -16,6 +16,7 @@
 #include <grpcpp/grpcpp.h>
 #include <sys/types.h>
 
+#include <atomic>
 #include <chrono>
 #include <cstdint>
 #include <functional>
@@ -24,6 +25,7 @@
 #include <mutex>
 #include <optional>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "proto/api.grpc.pb.h"
@@ -170,6 +172,19 @@ class Cluster {
   bool keep_dir_ = false;
   mutable std::mutex mu_;
   std::map<uint64_t, std::shared_ptr<grpc::Channel>> channels_;  // GUARDED_BY(mu_)
+};
+
+// Sets `stop` and joins the client threads however a test body is left (a failed REQUIRE
+// throws), so that no client outlives the Cluster it calls.
+struct JoinOnExit {
+  std::atomic<bool>& stop;
+  std::vector<std::thread>& threads;
+  ~JoinOnExit() {
+    stop = true;
+    for (auto& t : threads) {
+      if (t.joinable()) t.join();
+    }
+  }
 };
 
 // Ports free at the moment of the call (bound to 127.0.0.1:0, then released), all distinct.

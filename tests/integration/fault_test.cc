@@ -30,18 +30,6 @@ struct Attempt {
   int retries = 0;
 };
 
-// Stops and joins client threads however the test body is left (a failed REQUIRE throws).
-struct JoinOnExit {
-  std::atomic<bool>& stop;
-  std::vector<std::thread>& threads;
-  ~JoinOnExit() {
-    stop = true;
-    for (auto& t : threads) {
-      if (t.joinable()) t.join();
-    }
-  }
-};
-
 struct Place {
   uint64_t height = 0;
   uint32_t index = 0;
