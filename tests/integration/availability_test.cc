@@ -48,15 +48,9 @@ double ms_between(std::chrono::steady_clock::time_point a, std::chrono::steady_c
 
 // The header timestamp of block `height` as a node stores it (0 if it cannot be read).
 int64_t block_timestamp_ms(Cluster& cluster, uint64_t node, uint64_t height) {
-  v1::GetBlocksRequest request;
-  request.set_from_height(height);
-  request.set_to_height(height);
-  auto context = context_as("auditor:harness", 5s);
-  auto reader = cluster.audit(node)->GetBlocks(context.get(), request);
-  v1::Block block;
-  int64_t timestamp = 0;
-  while (reader->Read(&block)) timestamp = block.header().timestamp_ms();
-  return reader->Finish().ok() ? timestamp : 0;
+  std::vector<v1::Block> blocks;
+  const grpc::Status s = read_blocks(cluster, node, height, height, &blocks);
+  return s.ok() && blocks.size() == 1 ? blocks.front().header().timestamp_ms() : 0;
 }
 
 }  // namespace

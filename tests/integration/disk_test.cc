@@ -268,20 +268,6 @@ void forge_event(const std::string& data_dir, uint64_t height, uint32_t index,
                            forged.SerializeAsString()).ok());
 }
 
-grpc::Status read_blocks(Cluster& cluster, uint64_t node, uint64_t from, uint64_t to,
-                         std::vector<v1::Block>* out = nullptr) {
-  v1::GetBlocksRequest request;
-  request.set_from_height(from);
-  request.set_to_height(to);
-  auto context = context_as("auditor:harness", 30s);
-  auto reader = cluster.audit(node)->GetBlocks(context.get(), request);
-  v1::Block block;
-  while (reader->Read(&block)) {
-    if (out) out->push_back(block);
-  }
-  return reader->Finish();
-}
-
 std::string wait_storage_problem_gone(Cluster& cluster, uint64_t node,
                                       std::chrono::milliseconds timeout) {
   const auto deadline = std::chrono::steady_clock::now() + timeout;

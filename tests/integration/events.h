@@ -75,6 +75,22 @@ inline EventResult get_event(Cluster& cluster, uint64_t node, const std::string&
   return result;
 }
 
+// Blocks from..to (to = 0: the head) as an auditor reads them, appended to *out if given; the
+// stream's final status.
+inline grpc::Status read_blocks(Cluster& cluster, uint64_t node, uint64_t from, uint64_t to,
+                                std::vector<v1::Block>* out = nullptr) {
+  v1::GetBlocksRequest request;
+  request.set_from_height(from);
+  request.set_to_height(to);
+  auto context = context_as("auditor:harness", 30s);
+  auto reader = cluster.audit(node)->GetBlocks(context.get(), request);
+  v1::Block block;
+  while (reader->Read(&block)) {
+    if (out) out->push_back(block);
+  }
+  return reader->Finish();
+}
+
 // Every block from height 1 to the node's head, read as an auditor. REQUIREs the stream to end
 // with OK.
 inline std::vector<v1::Block> all_blocks(Cluster& cluster, uint64_t node) {

@@ -68,6 +68,20 @@ Run run(const std::string& dir, const std::string& command, const std::string& e
 const std::string kCredctl = CREDCTL_PATH;
 const std::string kCredaudit = CREDAUDIT_PATH;
 
+// The checkpoint of `chain` at `height`, cosigned by all three test agencies.
+ledger::CosignedCheckpoint cosigned_by_all(const ledger::Ledger& chain, uint64_t height) {
+  auto c = ledger::checkpoint_at(chain, height);
+  REQUIRE(c.is_ok());
+  ledger::CosignedCheckpoint cp =
+      ledger::make_checkpoint(ledger::checkpoint_origin("credledger-test"), *c);
+  for (std::string_view a : {kSamr, kSta, kCourt}) {
+    REQUIRE(ledger::cosign(cp, {std::string(a), ledger_test::key_id_of(a), ledger_test::keys_of(a)},
+                           1767225600)
+                .is_ok());
+  }
+  return cp;
+}
+
 }  // namespace
 
 TEST_CASE("issue 12: credctl and credaudit read TLS files from CREDLEDGER_* variables",
@@ -154,15 +168,7 @@ TEST_CASE("issue 12: no protobuf library log lines reach the tools' output",
       {ledger_test::sign(ledger_test::make_event("i12-1", kSamr, ledger_test::enterprise(1),
                                                  v1::COMMENDATION, v1::GENERAL, ledger_test::kT0))},
       ledger_test::kT0 + 1000);
-  auto c = ledger::checkpoint_at(ledger.get(), 1);
-  REQUIRE(c.is_ok());
-  ledger::CosignedCheckpoint cp =
-      ledger::make_checkpoint(ledger::checkpoint_origin("credledger-test"), *c);
-  for (std::string_view a : {kSamr, kSta, kCourt}) {
-    REQUIRE(ledger::cosign(cp, {std::string(a), ledger_test::key_id_of(a), ledger_test::keys_of(a)},
-                           1767225600)
-                .is_ok());
-  }
+  ledger::CosignedCheckpoint cp = cosigned_by_all(ledger.get(), 1);
   auto proof = ledger::make_inclusion_proof(ledger.get(), 0, cp);
   REQUIRE(proof.is_ok());
   std::string leaf = "credledger/event-leaf/v1";
@@ -201,15 +207,7 @@ TEST_CASE("issue 12: credaudit verify makes its work dir and stops at the first 
     REQUIRE(writer.finish().is_ok());
   };
   write_chain(d + "/chain.bin", blocks);
-  auto c = ledger::checkpoint_at(ledger.get(), 4);
-  REQUIRE(c.is_ok());
-  ledger::CosignedCheckpoint cp =
-      ledger::make_checkpoint(ledger::checkpoint_origin("credledger-test"), *c);
-  for (std::string_view a : {kSamr, kSta, kCourt}) {
-    REQUIRE(ledger::cosign(cp, {std::string(a), ledger_test::key_id_of(a), ledger_test::keys_of(a)},
-                           1767225600)
-                .is_ok());
-  }
+  ledger::CosignedCheckpoint cp = cosigned_by_all(ledger.get(), 4);
   spit(d + "/cp.json", ledger::checkpoint_to_json(cp));
   spit(d + "/genesis.json", ledger_test::test_consortium()->genesis_bytes());
 
