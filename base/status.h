@@ -27,6 +27,9 @@ enum class Code {
   kNotLeader,
   kBusy,
   kUnavailable,
+  // The request names something that exists with other content (an event id on the ledger or
+  // in flight with a different hash). Nothing was changed.
+  kAlreadyExists,
 };
 
 std::string_view code_name(Code code);
@@ -44,6 +47,9 @@ class [[nodiscard]] Status {
   static Status not_leader(std::string msg) { return Status(Code::kNotLeader, std::move(msg)); }
   static Status busy(std::string msg) { return Status(Code::kBusy, std::move(msg)); }
   static Status unavailable(std::string msg) { return Status(Code::kUnavailable, std::move(msg)); }
+  static Status already_exists(std::string msg) {
+    return Status(Code::kAlreadyExists, std::move(msg));
+  }
 
   Status(Code code, std::string message) : code_(code), message_(std::move(message)) {}
 
@@ -71,6 +77,7 @@ inline std::string_view code_name(Code code) {
     case Code::kNotLeader: return "NotLeader";
     case Code::kBusy: return "Busy";
     case Code::kUnavailable: return "Unavailable";
+    case Code::kAlreadyExists: return "AlreadyExists";
   }
   return "Unknown";
 }

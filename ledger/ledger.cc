@@ -1,5 +1,7 @@
 #include "ledger/ledger.h"
 
+#include "base/replica_bugs.h"
+
 #include <rocksdb/write_batch.h>
 
 #include <algorithm>
@@ -261,7 +263,10 @@ base::Result<v1::Block> Ledger::build_block(const v1::BlockBody& body, const App
     return &overlay.view.emplace(key, std::move(**entry)).first->second;
   };
   LedgerLookup lookup{
-      [&](const std::string& id) { return location_of(id).has_value(); },
+      [&](const std::string& id) {
+        if (REPLICA_BUG(kDuplicateCheckBatchOnly)) return overlay.accepted.count(id) > 0;
+        return location_of(id).has_value();
+      },
       [&](const std::string& id) -> std::optional<v1::ViewEntry> {
         v1::ViewEntry* e = entry_of(id);
         return e ? std::optional<v1::ViewEntry>(*e) : std::nullopt;

@@ -5,6 +5,7 @@
 // message instead of misbehaving later.
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
 #include <map>
 #include <string>
@@ -19,6 +20,10 @@ namespace node {
 //     + envelope <= raft.max_size_per_msg_bytes (one append message, one peer-stream write)
 //     + envelope <= limits.grpc_max_message_bytes (any gRPC message, sent or received).
 inline constexpr uint64_t kMessageEnvelopeBytes = 64ULL << 10;
+
+// Events one signature-check task of the verify pool takes: small enough that a large batch
+// spreads over every core, large enough that handing a task over costs little beside it.
+inline constexpr size_t kVerifyChunkEvents = 64;
 
 struct TlsConfig {
   std::string ca_file;    // consortium CA: verifies peers' and clients' certificates

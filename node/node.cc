@@ -24,7 +24,6 @@ using consensus::NodeId;
 
 namespace {
 
-constexpr size_t kVerifyChunk = 64;
 // Blocks re-checked at start-up (node/storage_faults.cc); operators check all on command.
 constexpr uint64_t kStartupCheckBlocks = 64;
 
@@ -201,36 +200,28 @@ base::Status Node::open() {
   metrics_.applied_index = ledger_->cursor();
   spdlog::info("node {} opened {}: height {}, applied index {}, raft last index {}",
                config_.node_id, config_.data_dir, ledger_->head().height(), ledger_->cursor(),
-               storage_->last_index());
+               replica_->raft().last_index());
   return base::Status::ok();
 }
 
 base::Status Node::open_raft() {
-  // The core refers to the store: it goes first.
-  raft_.reset();
-  storage_.reset();
   consensus::Membership initial;
   for (const auto& [id, address] : config_.peers) initial.voters.push_back(id);
-  ASSIGN_OR_RETURN(storage_, consensus::RocksLogStorage::attach(
-                                 db_->db(), db_->cf("raft_log"), db_->cf("raft_state"), initial));
-
-  consensus::Config rc;
-  rc.id = config_.node_id;
-  rc.election_timeout_ticks = config_.raft.election_ticks;
-  rc.heartbeat_ticks = config_.raft.heartbeat_ticks;
-  rc.max_inflight_msgs = config_.raft.max_inflight_msgs;
-  rc.max_size_per_msg_bytes = config_.raft.max_size_per_msg_bytes;
-  rc.max_uncommitted_bytes = config_.raft.max_uncommitted_bytes;
-  rc.max_entry_bytes = config_.limits.grpc_max_message_bytes - kMessageEnvelopeBytes;
-  rc.applied = ledger_->cursor();
-  // Synced blocks advance the cursor, so the ledger may be ahead of the Raft log, and of its
-  // persisted commit index, after a catch-up by block sync that was interrupted before the log
-  // was reset, or that kept the log. The core refuses an applied index it does not know to be
-  // committed; entries it hands out again are skipped by apply_entry (index <= cursor).
-  const uint64_t committed =
-      std::max(storage_->hard_state().commit, storage_->compaction_point().index);
-  rc.applied = std::min({rc.applied, storage_->last_index(), committed});
-  ASSIGN_OR_RETURN(raft_, consensus::Raft::create(rc, *storage_, *rng_));
+  ASSIGN_OR_RETURN(std::unique_ptr<consensus::RocksLogStorage> storage,
+                   consensus::RocksLogStorage::attach(db_->db(), db_->cf("raft_log"),
+                                                      db_->cf("raft_state"), initial));
+  if (!replica_) {
+    ReplicaEnv env;
+    env.check_disk_space = [this] { return check_disk_space(); };
+    env.sync_blocks = [this] {
+      return ledger::from_rocks(db_->db()->FlushWAL(/*sync=*/true), "sync blocks");
+    };
+    replica_ = std::make_unique<Replica>(config_, *ledger_, *rng_, std::move(env));
+  }
+  Effects effects;
+  RETURN_IF_ERROR(replica_->open(std::move(storage), effects));
+  // At start-up the loop is not running yet: start() carries out the first effects.
+  if (loop_thread_.joinable()) execute(std::move(effects));
   return base::Status::ok();
 }
 
@@ -269,13 +260,13 @@ base::Status Node::start() {
   if (!config_.metrics_listen.empty()) {
     RETURN_IF_ERROR(metrics_server_.start(config_.metrics_listen));
   }
-  update_peers(raft_->membership());
+  update_peers(replica_->raft().membership());
   loop_thread_ = std::thread([this] { loop_.run(); });
   on_damage_found(std::move(startup_damages_));
   asio::post(loop_, [this] {
     on_tick();
     checkpoint_round();
-    schedule_ready();
+    execute(replica_->process());
   });
   spdlog::info("node {} serving on {} (metrics {})", config_.node_id, config_.listen,
                config_.metrics_listen.empty() ? "off" : config_.metrics_listen);
@@ -291,8 +282,7 @@ void Node::stop() {
     tick_timer_.cancel();
     batch_timer_.cancel();
     checkpoint_timer_.cancel();
-    for (auto& call : calls_) fail_call(call, grpc_status(grpc::UNAVAILABLE, "node is stopping"));
-    calls_.clear();
+    execute(replica_->stop("node is stopping"));
     for (auto& [call, old_leader] : calls_awaiting_leader_) {
       fail_call(call, grpc_status(grpc::UNAVAILABLE, "node is stopping"));
     }
@@ -302,10 +292,6 @@ void Node::stop() {
       fwd->redirect = true;
       fwd->context.TryCancel();
     }
-    for (auto& [ctx, fn] : reads_waiting_index_) fn(base::Status::unavailable("node is stopping"));
-    reads_waiting_index_.clear();
-    for (auto& [index, fn] : reads_waiting_apply_) fn(base::Status::unavailable("node is stopping"));
-    reads_waiting_apply_.clear();
   };
   if (loop_thread_.joinable()) {
     std::promise<void> drained;
@@ -335,8 +321,7 @@ void Node::stop() {
   if (transport_) transport_->stop();
   metrics_server_.stop();
   server_.reset();
-  raft_.reset();
-  storage_.reset();
+  replica_.reset();
   ledger_.reset();
   db_.reset();
   {
@@ -363,94 +348,113 @@ std::shared_ptr<grpc::Channel> Node::channel_to(NodeId id) const {
 }
 
 // ---------------------------------------------------------------------------------------------
-// The Raft loop
+// The Raft loop: the Replica decides, the loop carries it out
 
-void Node::schedule_ready() {
-  if (ready_scheduled_) return;
-  ready_scheduled_ = true;
-  asio::post(loop_, [this] {
-    ready_scheduled_ = false;
-    process_ready();
-  });
+void Node::execute(Effects fx) {
+  // Their state is durable (the Replica persisted it before handing them out): send first.
+  if (!fx.messages.empty()) transport_->send(fx.messages);
+  for (VerifyJob& job : fx.verify_jobs) run_verify_job(std::move(job));
+  for (const v1::MemberAddress& address : fx.addresses) learn_member_address(address);
+  if (fx.membership) update_peers(*fx.membership);
+  for (consensus::NodeId peer : fx.catch_ups) start_catch_up(peer);
+  for (const AppliedBlock& applied : fx.applied) on_block_applied(applied);
+  metrics_.proposals += fx.proposals;
+  for (SubmitReply& reply : fx.submit_replies) finish_submit(std::move(reply));
+  for (ReadReply& reply : fx.read_replies) finish_read(std::move(reply));
+  if (fx.is_leader) on_leadership_change(*fx.is_leader);
+  if (fx.leader) {
+    leader_id_ = *fx.leader;
+    metrics_.leader_id = *fx.leader;
+    if (*fx.leader != known_leader_) on_leader_changed(*fx.leader);
+  }
+  if (fx.flush_after_us && !flush_timer_armed_) {
+    flush_timer_armed_ = true;
+    batch_timer_.expires_after(std::chrono::microseconds(fx.flush_after_us));
+    batch_timer_.async_wait([this](const boost::system::error_code& ec) {
+      flush_timer_armed_ = false;
+      if (!ec && !stopped_.load()) execute(replica_->flush(now_ms()));
+    });
+  }
+  if (fx.storage_failure) {
+    on_storage_write_failure(fx.storage_failure->first, fx.storage_failure->second);
+  }
+  metrics_.term = replica_->raft().term();
+  metrics_.commit_index = replica_->raft().commit_index();
+  metrics_.applied_index = ledger_->cursor();
 }
 
-void Node::process_ready() {
-  // A node that cannot write leaves its Raft core alone: nothing is persisted, so nothing may
-  // be sent or applied; retry_storage() replaces the core once writes succeed.
-  if (stopped_.load() || storage_degraded_.load()) return;
-  while (raft_->has_ready()) {
-    consensus::Ready rd = raft_->ready();
-    // A Ready that writes (entries, hard state, blocks) needs disk space; without it the Ready
-    // is dropped unsent along with the core (storage_faults.cc). One that only sends goes on.
-    if (!rd.entries.empty() || rd.hard_state || !rd.committed_entries.empty()) {
-      if (auto space = check_disk_space(); !space.is_ok()) {
-        return on_storage_write_failure("raft write", space);
+void Node::run_verify_job(VerifyJob job) {
+  // Chunks on every core; the last one hands the results back to the loop, which never waits.
+  const size_t n = job.indexes.size();
+  const size_t events = static_cast<size_t>(job.payload->block().events_size());
+  auto states = std::make_shared<std::vector<ledger::SignatureState>>(
+      events, ledger::SignatureState::kUnchecked);
+  auto shared = std::make_shared<VerifyJob>(std::move(job));
+  const size_t chunks = (n + kVerifyChunkEvents - 1) / kVerifyChunkEvents;
+  auto remaining = std::make_shared<std::atomic<size_t>>(chunks);
+  for (size_t c = 0; c < chunks; ++c) {
+    asio::post(*verify_pool_, [this, shared, states, remaining, c, n] {
+      const v1::BlockBody& body = shared->payload->block();
+      const size_t end = std::min(n, (c + 1) * kVerifyChunkEvents);
+      for (size_t k = c * kVerifyChunkEvents; k < end; ++k) {
+        const size_t i = shared->indexes[k];
+        (*states)[i] =
+            ledger::verify_event_signature(*consortium_, body.events(static_cast<int>(i)))
+                ? ledger::SignatureState::kValid
+                : ledger::SignatureState::kInvalid;
       }
-    }
-    // 1. persist, synced: a vote or an acknowledgement below promises durable state.
-    if (!rd.entries.empty()) {
-      if (auto s = storage_->append(rd.entries); !s.is_ok()) {
-        return on_storage_write_failure("raft log append", s);
-      }
-    }
-    if (rd.hard_state) {
-      if (auto s = storage_->set_hard_state(*rd.hard_state); !s.is_ok()) {
-        return on_storage_write_failure("raft hard state write", s);
-      }
-    }
-    // 2. send.
-    if (!rd.messages.empty()) transport_->send(rd.messages);
-    // A follower starts checking the signatures of what it just acknowledged; apply collects
-    // the results. (The leader verified its own proposals before proposing them.)
-    if (!is_leader_) {
-      for (const consensus::Entry& entry : rd.entries) preverify(entry);
-    }
-    // 3. apply.
-    for (const consensus::Entry& entry : rd.committed_entries) {
-      apply_entry(entry);
-      if (storage_degraded_.load()) return;  // not applied: the new core hands it out again
-    }
-    if (rd.membership) update_peers(*rd.membership);
-    if (rd.soft_state) {
-      leader_id_ = rd.soft_state->leader;
-      metrics_.leader_id = rd.soft_state->leader;
-      const bool leader_now = rd.soft_state->role == consensus::Role::kLeader;
-      if (leader_now != is_leader_) on_leadership_change(leader_now);
-      if (rd.soft_state->leader != known_leader_) on_leader_changed(rd.soft_state->leader);
-    }
-    for (const consensus::ReadState& rs : rd.read_states) {
-      auto it = reads_waiting_index_.find(rs.context);
-      if (it == reads_waiting_index_.end()) continue;
-      reads_waiting_apply_.emplace(rs.index, std::move(it->second));
-      reads_waiting_index_.erase(it);
-    }
-    for (const std::string& ctx : rd.dropped_reads) {
-      auto it = reads_waiting_index_.find(ctx);
-      if (it == reads_waiting_index_.end()) continue;
-      auto fn = std::move(it->second);
-      reads_waiting_index_.erase(it);
-      fn(base::Status::unavailable("leadership changed during the read; retry"));
-    }
-    serve_ready_reads();
-    for (const consensus::CatchUp& cu : rd.catch_ups) start_catch_up(cu);
-    // 4. advance.
-    raft_->advance();
+      if (remaining->fetch_sub(1) != 1) return;
+      asio::post(loop_, [this, shared, states] {
+        if (!stopped_.load()) execute(replica_->verified(shared->id, std::move(*states)));
+      });
+    });
   }
-  metrics_.term = raft_->term();
-  metrics_.commit_index = raft_->commit_index();
-  metrics_.applied_index = ledger_->cursor();
+}
+
+void Node::finish_submit(SubmitReply reply) {
+  auto it = submits_.find(reply.id);
+  if (it == submits_.end()) return;
+  std::shared_ptr<SubmitCall> call = std::move(it->second);
+  submits_.erase(it);
+  if (reply.status.code() == base::Code::kNotLeader) {
+    // on_submit_verified hands the Replica only calls it leads for, on the same turn.
+    return fail_call(call, grpc_status(grpc::UNAVAILABLE, "leadership moved; retry"));
+  }
+  if (!reply.status.is_ok()) {
+    switch (reply.status.code()) {
+      case base::Code::kInvalidArgument:
+      case base::Code::kAlreadyExists:
+      case base::Code::kBusy:
+      case base::Code::kIOError:
+        metrics_.submits_refused++;
+        break;
+      default:
+        break;
+    }
+    return fail_call(call, to_grpc(reply.status));
+  }
+  if (call->finished) return;
+  call->finished = true;
+  metrics_.submit_latency.observe_us(static_cast<uint64_t>(
+      std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::steady_clock::now() -
+                                                            call->started)
+          .count()));
+  call->done(grpc::Status::OK, std::move(reply.receipts));
+}
+
+void Node::finish_read(ReadReply reply) {
+  auto it = reads_.find(reply.id);
+  if (it == reads_.end()) return;
+  auto then = std::move(it->second);
+  reads_.erase(it);
+  then(reply.status);
 }
 
 void Node::on_tick() {
   if (stopped_.load()) return;
-  if (!storage_degraded_.load()) raft_->tick();
-  // Deadlines of submits that are still waiting for their events to commit.
+  execute(replica_->tick(now_ms()));
+  // Forwarded calls parked while no leader is known are bounded by their deadlines.
   const auto now = std::chrono::steady_clock::now();
-  while (!calls_.empty() && (calls_.front()->finished || calls_.front()->deadline <= now)) {
-    auto call = calls_.front();
-    calls_.pop_front();
-    fail_call(call, submit_timed_out());
-  }
   while (!calls_awaiting_leader_.empty() && calls_awaiting_leader_.front().first->deadline <= now) {
     auto [call, old_leader] = std::move(calls_awaiting_leader_.front());
     calls_awaiting_leader_.pop_front();
@@ -460,20 +464,15 @@ void Node::on_tick() {
                                     std::to_string(config_.limits.submit_timeout_ms) +
                                     " ms; resubmitting the same events is safe"));
   }
-  for (auto it = waiters_.begin(); it != waiters_.end();) {
-    auto& list = it->second;
-    std::erase_if(list, [](const Waiter& w) { return w.call->finished; });
-    it = list.empty() ? waiters_.erase(it) : std::next(it);
-  }
-  if (is_leader_) {
-    const uint64_t last = raft_->last_index();
-    for (const auto& [peer, progress] : raft_->progress()) {
+  if (replica_->is_leader()) {
+    const consensus::Raft& raft = replica_->raft();
+    const uint64_t last = raft.last_index();
+    for (const auto& [peer, progress] : raft.progress()) {
       if (peer == config_.node_id) continue;
-      const uint64_t match = raft_->match_of(peer);
+      const uint64_t match = raft.match_of(peer);
       metrics_.set_peer_lag(peer, last > match ? last - match : 0);
     }
   }
-  schedule_ready();
   tick_timer_.expires_after(std::chrono::milliseconds(config_.raft.tick_ms));
   tick_timer_.async_wait([this](const boost::system::error_code& ec) {
     if (!ec) on_tick();
@@ -481,26 +480,9 @@ void Node::on_tick() {
 }
 
 void Node::on_leadership_change(bool leader_now) {
-  is_leader_ = leader_now;
   metrics_.is_leader = leader_now ? 1 : 0;
   spdlog::info("node {} is {} in term {}", config_.node_id, leader_now ? "leader" : "follower",
-               raft_->term());
-  if (leader_now) return;
-  // Events batched here were never proposed: their callers must retry with the new leader.
-  for (const v1::SignedEvent& e : batch_) {
-    const std::string id = ledger::parse_event_payload(e.payload())->event_id();
-    auto it = waiters_.find(id);
-    if (it == waiters_.end()) continue;
-    for (auto& w : it->second) {
-      fail_call(w.call, grpc_status(grpc::UNAVAILABLE, "leadership moved; retry"));
-    }
-    waiters_.erase(it);
-  }
-  batch_.clear();
-  batch_bytes_ = 0;
-  // Proposed events may still commit under the new leader; their waiters stay until deadline.
-  inflight_.clear();
-  verified_.clear();
+               replica_->raft().term());
 }
 
 void Node::update_peers(const consensus::Membership& membership) {
@@ -528,187 +510,20 @@ void Node::persist_address(NodeId id, const std::string& address) {
 }
 
 // ---------------------------------------------------------------------------------------------
-// Applying committed entries
-
-// Signature results of one block entry, filled by the verify pool.
-struct Node::PreVerified {
-  uint64_t term = 0;
-  std::shared_ptr<const v1::EntryPayload> payload;
-  std::vector<ledger::SignatureState> states;
-  std::vector<ledger::Hash> hashes;
-  std::mutex mu;
-  std::condition_variable cv;
-  size_t chunks_left = 0;  // GUARDED_BY(mu)
-
-  void wait() {
-    std::unique_lock<std::mutex> lock(mu);
-    cv.wait(lock, [&] { return chunks_left == 0; });
-  }
-};
+// Applied blocks
 
 void Node::learn_member_address(const v1::MemberAddress& ma) {
   persist_address(ma.id(), ma.address());
   if (ma.id() == config_.node_id) return;
-  const auto& m = raft_->membership();
+  const auto& m = replica_->raft().membership();
   const bool member = std::count(m.voters.begin(), m.voters.end(), ma.id()) ||
                       std::count(m.learners.begin(), m.learners.end(), ma.id());
   if (member) transport_->set_peer(ma.id(), ma.address());
 }
 
-void Node::apply_entry(const consensus::Entry& entry) {
-  if (entry.index <= ledger_->cursor()) {
-    // Already in the ledger: applied before a restart, or covered by a block sync, which
-    // carries blocks only. A member's address such an entry records is still learned (storing
-    // it again is harmless); its blocks are not applied twice.
-    if (entry.type == consensus::EntryType::kNormal && !entry.data.empty()) {
-      v1::EntryPayload payload;
-      if (payload.ParseFromString(entry.data) && payload.has_member_address()) {
-        learn_member_address(payload.member_address());
-      }
-    }
-    return;
-  }
-  auto advance_cursor = [&] {
-    if (auto s = ledger_->set_cursor(entry.index); !s.is_ok()) {
-      on_storage_write_failure("record applied index", s);
-    }
-  };
-  if (entry.type != consensus::EntryType::kNormal || entry.data.empty()) {
-    advance_cursor();
-    return;
-  }
-  std::shared_ptr<PreVerified> pre = take_preverified(entry);
-  v1::EntryPayload parsed;
-  if (!pre && !parsed.ParseFromString(entry.data)) {
-    // Every node sees the same bytes and skips them alike; only a broken leader makes these.
-    spdlog::error("committed entry {} is not an EntryPayload; skipped", entry.index);
-    advance_cursor();
-    return;
-  }
-  const v1::EntryPayload& payload = pre ? *pre->payload : parsed;
-  if (payload.has_member_address()) {
-    learn_member_address(payload.member_address());
-    advance_cursor();
-    return;
-  }
-  if (payload.has_block()) {
-    apply_block_entry(entry, payload.block(), pre.get());
-    return;
-  }
-  advance_cursor();
-}
-
-void Node::preverify(const consensus::Entry& entry) {
-  if (entry.type != consensus::EntryType::kNormal || entry.data.empty()) return;
-  auto payload = std::make_shared<v1::EntryPayload>();
-  if (!payload->ParseFromString(entry.data) || !payload->has_block()) return;
-  auto pre = std::make_shared<PreVerified>();
-  pre->term = entry.term;
-  const v1::BlockBody& body = payload->block();
-  const size_t n = static_cast<size_t>(body.events_size());
-  pre->states.assign(n, ledger::SignatureState::kUnchecked);
-  pre->hashes.resize(n);
-  std::vector<size_t> todo;
-  for (size_t i = 0; i < n; ++i) {
-    pre->hashes[i] = ledger::event_hash(body.events(static_cast<int>(i)));
-    if (verified_.count(pre->hashes[i])) {
-      pre->states[i] = ledger::SignatureState::kValid;  // checked before forwarding it
-    } else {
-      todo.push_back(i);
-    }
-  }
-  pre->payload = std::move(payload);
-  // A later append at the same index (a new leader's log) replaces this one; apply also
-  // compares terms.
-  preverified_[entry.index] = pre;
-  const size_t chunks = (todo.size() + kVerifyChunk - 1) / kVerifyChunk;
-  pre->chunks_left = chunks;
-  auto shared_todo = std::make_shared<std::vector<size_t>>(std::move(todo));
-  for (size_t c = 0; c < chunks; ++c) {
-    asio::post(*verify_pool_, [this, pre, shared_todo, c] {
-      const auto& todo = *shared_todo;
-      const v1::BlockBody& body = pre->payload->block();
-      const size_t end = std::min(todo.size(), (c + 1) * kVerifyChunk);
-      for (size_t k = c * kVerifyChunk; k < end; ++k) {
-        const size_t i = todo[k];
-        pre->states[i] = ledger::verify_event_signature(*consortium_, body.events(static_cast<int>(i)))
-                             ? ledger::SignatureState::kValid
-                             : ledger::SignatureState::kInvalid;
-      }
-      std::lock_guard<std::mutex> lock(pre->mu);
-      if (--pre->chunks_left == 0) pre->cv.notify_all();
-    });
-  }
-}
-
-std::shared_ptr<Node::PreVerified> Node::take_preverified(const consensus::Entry& entry) {
-  std::shared_ptr<PreVerified> pre;
-  auto it = preverified_.find(entry.index);
-  if (it != preverified_.end() && it->second->term == entry.term) pre = it->second;
-  // Entries at or below this index are applied (or were replaced): nothing will ask for them.
-  preverified_.erase(preverified_.begin(), preverified_.upper_bound(entry.index));
-  if (pre) pre->wait();
-  return pre;
-}
-
-std::vector<ledger::SignatureState> Node::verify_block_signatures(const v1::BlockBody& body,
-                                                                  std::vector<ledger::Hash>& hashes) {
-  const size_t n = static_cast<size_t>(body.events_size());
-  std::vector<ledger::SignatureState> out(n, ledger::SignatureState::kUnchecked);
-  hashes.resize(n);
-  std::vector<size_t> todo;
-  for (size_t i = 0; i < n; ++i) {
-    hashes[i] = ledger::event_hash(body.events(static_cast<int>(i)));
-    if (verified_.count(hashes[i])) {
-      out[i] = ledger::SignatureState::kValid;  // this node checked it before proposing
-    } else {
-      todo.push_back(i);
-    }
-  }
-  if (todo.size() < 2 * kVerifyChunk) return out;  // apply verifies the few that are left
-  // Verify the rest on all cores while the loop waits: this is the follower's main cost.
-  const size_t chunks = (todo.size() + kVerifyChunk - 1) / kVerifyChunk;
-  std::latch done(static_cast<std::ptrdiff_t>(chunks));
-  for (size_t c = 0; c < chunks; ++c) {
-    asio::post(*verify_pool_, [&, c] {
-      const size_t end = std::min(todo.size(), (c + 1) * kVerifyChunk);
-      for (size_t k = c * kVerifyChunk; k < end; ++k) {
-        const size_t i = todo[k];
-        out[i] = ledger::verify_event_signature(*consortium_, body.events(static_cast<int>(i)))
-                     ? ledger::SignatureState::kValid
-                     : ledger::SignatureState::kInvalid;
-      }
-      done.count_down();
-    });
-  }
-  done.wait();
-  return out;
-}
-
-void Node::apply_block_entry(const consensus::Entry& entry, const v1::BlockBody& body,
-                             PreVerified* pre) {
-  std::vector<ledger::Hash> hashes;
-  std::vector<ledger::SignatureState> signatures;
-  if (pre) {
-    hashes = std::move(pre->hashes);
-    signatures = std::move(pre->states);
-  } else {
-    signatures = verify_block_signatures(body, hashes);
-  }
-  ledger::ApplyInput input;
-  input.signatures = &signatures;
-  input.event_hashes = &hashes;
-  input.log_index = entry.index;
-  input.include_events = false;  // on_block_applied reads the events from the body
-  auto block = ledger_->apply(body, input);
-  if (!block.is_ok()) {
-    return on_storage_write_failure("apply block from entry " + std::to_string(entry.index),
-                                    block.status());
-  }
-  on_block_applied(*block, body);
-}
-
-void Node::on_block_applied(const v1::Block& block, const v1::BlockBody& body) {
+void Node::on_block_applied(const AppliedBlock& applied) {
+  const v1::Block& block = applied.block;
+  const v1::BlockBody& body = applied.payload->block();
   const v1::BlockHeader& h = block.header();
   metrics_.height = h.height();
   metrics_.tree_size = h.tree_size();
@@ -726,39 +541,6 @@ void Node::on_block_applied(const v1::Block& block, const v1::BlockBody& body) {
       auto e = ledger::parse_event_payload(body.events(i).payload());
       if (e.is_ok()) touched.insert(subject_key(e->subject()));
     }
-    const std::string& id = r.event_id();
-    if (id.empty()) continue;
-    auto hash = ledger::hash_from_bytes(r.event_hash());
-    if (hash.is_ok()) verified_.erase(*hash);
-    auto in = inflight_.find(id);
-    if (in != inflight_.end() && ledger::as_view(in->second) == r.event_hash()) inflight_.erase(in);
-    auto w = waiters_.find(id);
-    if (w == waiters_.end()) continue;
-    std::vector<Waiter> keep;
-    for (Waiter& waiter : w->second) {
-      SubmitCall& call = *waiter.call;
-      if (call.finished) continue;
-      if (ledger::as_view(call.hashes[waiter.index]) != r.event_hash()) {
-        keep.push_back(std::move(waiter));
-        continue;
-      }
-      v1::Receipt answer = r;
-      if (!r.accepted() && r.reason() == v1::DUPLICATE_EVENT_ID) {
-        // The same event was accepted earlier (a retry raced the original): that is the answer.
-        auto original = ledger_->event(id);
-        if (original.is_ok() && original->location.receipt().accepted() &&
-            original->location.receipt().event_hash() == r.event_hash()) {
-          answer = original->location.receipt();
-        }
-      }
-      call.receipts[waiter.index] = std::move(answer);
-      if (--call.pending == 0) finish_call(waiter.call);
-    }
-    if (keep.empty()) {
-      waiters_.erase(w);
-    } else {
-      w->second = std::move(keep);
-    }
   }
   if (!touched.empty()) {
     std::lock_guard<std::mutex> lock(watch_mu_);
@@ -767,17 +549,6 @@ void Node::on_block_applied(const v1::Block& block, const v1::BlockBody& body) {
       if (it == watchers_.end()) continue;
       for (SubjectWatcher* watcher : it->second) watcher->changed();
     }
-  }
-  serve_ready_reads();
-  maybe_auto_compact();
-}
-
-void Node::serve_ready_reads() {
-  const uint64_t applied = ledger_->cursor();
-  while (!reads_waiting_apply_.empty() && reads_waiting_apply_.begin()->first <= applied) {
-    auto fn = std::move(reads_waiting_apply_.begin()->second);
-    reads_waiting_apply_.erase(reads_waiting_apply_.begin());
-    fn(base::Status::ok());
   }
 }
 
@@ -788,20 +559,20 @@ void Node::submit(std::shared_ptr<SubmitCall> call) {
   const size_t n = call->events.size();
   call->started = std::chrono::steady_clock::now();
   call->deadline = call->started + std::chrono::milliseconds(config_.limits.submit_timeout_ms);
+  call->deadline_ms = now_ms() + static_cast<int64_t>(config_.limits.submit_timeout_ms);
   call->checks.resize(n);
   call->hashes.resize(n);
-  call->receipts.resize(n);
   if (n == 0) {
     call->done(grpc::Status::OK, {});
     return;
   }
   // Signatures and static rules on the pool, in chunks so that one large batch uses every core.
-  const size_t chunks = (n + kVerifyChunk - 1) / kVerifyChunk;
+  const size_t chunks = (n + kVerifyChunkEvents - 1) / kVerifyChunkEvents;
   auto remaining = std::make_shared<std::atomic<size_t>>(chunks);
   for (size_t c = 0; c < chunks; ++c) {
     asio::post(*verify_pool_, [this, call, remaining, c, n] {
-      const size_t end = std::min(n, (c + 1) * kVerifyChunk);
-      for (size_t i = c * kVerifyChunk; i < end; ++i) {
+      const size_t end = std::min(n, (c + 1) * kVerifyChunkEvents);
+      for (size_t i = c * kVerifyChunkEvents; i < end; ++i) {
         call->checks[i] = ledger::check_event_static(*consortium_, call->events[i],
                                                      ledger::SignatureState::kUnchecked);
         call->hashes[i] = ledger::event_hash(call->events[i]);
@@ -834,22 +605,6 @@ void Node::fail_call(const std::shared_ptr<SubmitCall>& call, const grpc::Status
   call->done(status, {});
 }
 
-void Node::finish_call(const std::shared_ptr<SubmitCall>& call) {
-  if (call->finished) return;
-  call->finished = true;
-  std::vector<v1::Receipt> receipts;
-  receipts.reserve(call->receipts.size());
-  for (auto& r : call->receipts) {
-    LEDGER_ASSERT(r.has_value());
-    receipts.push_back(std::move(*r));
-  }
-  metrics_.submit_latency.observe_us(static_cast<uint64_t>(
-      std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::steady_clock::now() -
-                                                            call->started)
-          .count()));
-  call->done(grpc::Status::OK, std::move(receipts));
-}
-
 void Node::on_submit_verified(std::shared_ptr<SubmitCall> call) {
   if (stopped_.load()) return fail_call(call, grpc_status(grpc::UNAVAILABLE, "node is stopping"));
   // Signature checks may have queued behind a backlog: the deadline still holds.
@@ -857,153 +612,24 @@ void Node::on_submit_verified(std::shared_ptr<SubmitCall> call) {
     return fail_call(call, submit_timed_out());
   }
   if (auto refused = refuse_writes_if_degraded(); !refused.ok()) return fail_call(call, refused);
-  if (!is_leader_) {
+  if (!replica_->is_leader()) {
     const NodeId leader = leader_id_.load();
     if (leader == 0 || leader == config_.node_id) {
       return fail_call(call, grpc_status(grpc::UNAVAILABLE, "no leader elected yet; retry shortly"));
     }
     return forward_submit(call, leader);
   }
-  const size_t n = call->events.size();
-  std::set<std::string> seen;
-  std::map<std::string, size_t> in_request;
-  // Pass 1: decide everything before changing any state, so a refused call leaves no trace.
-  std::vector<bool> propose(n, false);
-  size_t new_events = 0;
-  for (size_t i = 0; i < n; ++i) {
-    const v1::CreditEvent& e = call->checks[i].event;
-    const std::string& id = e.event_id();
-    auto refuse = [&](grpc::StatusCode code, const std::string& what) {
-      metrics_.submits_refused++;
-      fail_call(call, grpc_status(code, "event " + std::to_string(i) + " ('" + id + "') " + what));
-    };
-    if (!seen.insert(id).second) {
-      return refuse(grpc::INVALID_ARGUMENT, "DUPLICATE_EVENT_ID: appears twice in this request");
-    }
-    auto record = ledger_->event(id);
-    if (!record.is_ok() && record.status().code() != base::Code::kNotFound) {
-      return refuse(grpc::INTERNAL, "lookup failed: " + record.status().to_string());
-    }
-    if (record.is_ok() && record->location.receipt().accepted()) {
-      if (record->location.receipt().event_hash() != ledger::as_view(call->hashes[i])) {
-        return refuse(grpc::ALREADY_EXISTS,
-                      "DUPLICATE_EVENT_ID: event_id is already on the ledger at height " +
-                          std::to_string(record->location.height()) + " with different content");
-      }
-      call->receipts[i] = record->location.receipt();  // an idempotent retry
-      continue;
-    }
-    auto flight = inflight_.find(id);
-    if (flight != inflight_.end()) {
-      if (flight->second != call->hashes[i]) {
-        return refuse(grpc::ALREADY_EXISTS,
-                      "DUPLICATE_EVENT_ID: an event with this id and different content is "
-                      "being committed");
-      }
-      continue;  // the same event is already on its way: just wait for it
-    }
-    // Stateful rules against the applied ledger. A reference to an event still in flight (or
-    // earlier in this request) is left to apply, which sees it.
-    const bool refers_pending = !e.refers_to().empty() &&
-                                (inflight_.count(e.refers_to()) || in_request.count(e.refers_to()));
-    if (!refers_pending) {
-      ledger::LedgerLookup lookup{
-          [&](const std::string& other) {
-            auto r = ledger_->event(other);
-            return r.is_ok() && r->location.receipt().accepted();
-          },
-          [&](const std::string& other) -> std::optional<v1::ViewEntry> {
-            auto r = ledger_->event(other);
-            if (!r.is_ok() || !r->entry) return std::nullopt;
-            return *r->entry;
-          }};
-      auto rejection = ledger::check_event_stateful(*consortium_, e, now_ms(), lookup);
-      if (rejection) {
-        return refuse(grpc::INVALID_ARGUMENT,
-                      v1::RejectReason_Name(rejection->reason) + ": " + rejection->message);
-      }
-    }
-    in_request[id] = i;
-    propose[i] = true;
-    ++new_events;
-  }
-  if (inflight_.size() + batch_.size() + new_events > config_.batch.max_pending_events) {
-    metrics_.submits_refused++;
-    return fail_call(call, grpc_status(grpc::RESOURCE_EXHAUSTED,
-                                       "overloaded: " + std::to_string(inflight_.size()) +
-                                           " events are waiting to commit; retry later"));
-  }
-  // Pass 2: wait for every event not already answered, and batch the new ones.
-  for (size_t i = 0; i < n; ++i) {
-    if (call->receipts[i]) continue;
-    const std::string& id = call->checks[i].event.event_id();
-    waiters_[id].push_back(Waiter{call, i});
-    ++call->pending;
-    if (!propose[i]) continue;
-    inflight_[id] = call->hashes[i];
-    verified_.insert(call->hashes[i]);
-    batch_bytes_ += call->events[i].ByteSizeLong();
-    batch_.push_back(std::move(call->events[i]));
-  }
-  if (call->pending == 0) return finish_call(call);
-  calls_.push_back(call);
-  if (batch_.size() >= config_.batch.max_events || batch_bytes_ >= config_.batch.max_bytes) {
-    flush_batch();
-  } else if (!batch_.empty() && !batch_timer_armed_) {
-    batch_timer_armed_ = true;
-    batch_timer_.expires_after(std::chrono::microseconds(config_.batch.max_delay_us));
-    batch_timer_.async_wait([this](const boost::system::error_code& ec) {
-      batch_timer_armed_ = false;
-      if (!ec) flush_batch();
-    });
-  }
-}
-
-void Node::flush_batch() {
-  // One entry (one block) holds at most the smaller of our batch bound and the consortium's
-  // per-block limit; a larger backlog becomes several entries, proposed back to back.
-  const size_t per_block = std::min<size_t>(
-      config_.batch.max_events,
-      static_cast<size_t>(consortium_->config().limits().max_events_per_block()));
-  // Bytes too: the last call added may have taken the batch past batch.max_bytes, and a block
-  // must fit in one append message (config.h).
-  size_t start = 0;
-  while (start < batch_.size()) {
-    size_t end = start;
-    uint64_t bytes = 0;
-    while (end < batch_.size() && end - start < per_block) {
-      const uint64_t event_bytes = batch_[end].ByteSizeLong();
-      if (end > start && bytes + event_bytes > config_.batch.max_bytes) break;
-      bytes += event_bytes;
-      ++end;
-    }
-    v1::EntryPayload payload;
-    v1::BlockBody* body = payload.mutable_block();
-    body->set_timestamp_ms(now_ms());
-    for (size_t i = start; i < end; ++i) *body->add_events() = std::move(batch_[i]);
-    start = end;
-    auto proposed = raft_->propose(payload.SerializeAsString());
-    if (proposed.is_ok()) {
-      metrics_.proposals++;
-      continue;
-    }
-    const grpc::StatusCode code = proposed.status().code() == base::Code::kBusy
-                                      ? grpc::RESOURCE_EXHAUSTED
-                                      : grpc::UNAVAILABLE;
-    for (const v1::SignedEvent& e : body->events()) {
-      const std::string id = ledger::parse_event_payload(e.payload())->event_id();
-      inflight_.erase(id);
-      auto it = waiters_.find(id);
-      if (it == waiters_.end()) continue;
-      for (auto& w : it->second) {
-        fail_call(w.call, grpc_status(code, "not proposed: " + proposed.status().message()));
-      }
-      waiters_.erase(it);
-    }
-  }
-  batch_.clear();
-  batch_bytes_ = 0;
-  schedule_ready();
+  // The Replica takes the events; the call here keeps what answers it.
+  CheckedSubmit checked;
+  checked.id = ++call_counter_;
+  checked.events = std::move(call->events);
+  checked.hashes = call->hashes;
+  checked.parsed.reserve(call->checks.size());
+  for (ledger::StaticCheck& check : call->checks) checked.parsed.push_back(std::move(check.event));
+  checked.deadline_ms = call->deadline_ms;
+  call->id = checked.id;
+  submits_[checked.id] = call;
+  execute(replica_->submit(std::move(checked), now_ms()));
 }
 
 grpc::Status Node::submit_timed_out() const {
@@ -1028,10 +654,7 @@ void Node::forward_submit(std::shared_ptr<SubmitCall> call, NodeId leader) {
   // This node checked the signatures before forwarding: when the leader's block brings these
   // events back, apply need not check them again (on_block_applied forgets them; a failed
   // forward forgets them below).
-  // Events the leader answers from the ledger (retries) never come back in a block: the set is
-  // only a cache, so it is dropped whole rather than allowed to grow.
-  if (verified_.size() > 4 * config_.batch.max_pending_events) verified_.clear();
-  for (const ledger::Hash& h : call->hashes) verified_.insert(h);
+  replica_->note_verified(call->hashes);
   auto fwd = std::make_shared<Forward>();
   fwd->number = ++forward_counter_;
   fwd->leader = leader;
@@ -1061,9 +684,7 @@ void Node::forward_submit(std::shared_ptr<SubmitCall> call, NodeId leader) {
         }
         asio::post(loop_, [this, fwd, call, ok = status.ok()] {
           forwards_.erase(fwd->number);
-          if (!ok) {
-            for (const ledger::Hash& h : call->hashes) verified_.erase(h);
-          }
+          if (!ok) replica_->forget_verified(call->hashes);
         });
         if (stopped_.load() && status.error_code() == grpc::CANCELLED) {
           status = grpc_status(grpc::UNAVAILABLE, "node is stopping; resubmitting the same "
@@ -1115,7 +736,7 @@ void Node::redispatch_submit(std::shared_ptr<SubmitCall> call, NodeId old_leader
   if (call->deadline <= std::chrono::steady_clock::now()) {
     return fail_call(call, submit_timed_out());
   }
-  if (is_leader_) {
+  if (replica_->is_leader()) {
     // The old leader may have committed some of these events: on_submit_verified answers those
     // from the ledger or the block that brings them, and proposes only the others.
     spdlog::debug("submit forwarded to {} is proposed here, the new leader", old_leader);
@@ -1138,31 +759,24 @@ void Node::after_read_index(std::function<void(const base::Status&)> then) {
       then(base::Status::unavailable("node is stopping"));
       return;
     }
-    if (!is_leader_) {
-      then(base::Status::not_leader("not the leader"));
-      return;
-    }
-    const std::string ctx = std::to_string(++read_counter_);
-    auto s = raft_->read_index(ctx);
-    if (!s.is_ok()) {
-      then(s);
-      return;
-    }
-    reads_waiting_index_[ctx] = std::move(then);
-    schedule_ready();
+    const CallId id = ++call_counter_;
+    reads_[id] = std::move(then);
+    execute(replica_->read_index(id));
   });
 }
 
 void Node::cluster_status(std::function<void(v1::ClusterStatusResponse)> then) {
   asio::post(loop_, [this, then = std::move(then)] {
+    const consensus::Raft& raft = replica_->raft();
+    const bool is_leader = replica_->is_leader();
     v1::ClusterStatusResponse r;
     r.set_node_id(config_.node_id);
-    r.set_leader_id(raft_->leader());
-    if (auto it = directory_.find(raft_->leader()); it != directory_.end()) {
+    r.set_leader_id(raft.leader());
+    if (auto it = directory_.find(raft.leader()); it != directory_.end()) {
       r.set_leader_address(it->second);
     }
-    r.set_term(raft_->term());
-    r.set_commit_index(raft_->commit_index());
+    r.set_term(raft.term());
+    r.set_commit_index(raft.commit_index());
     r.set_applied_index(ledger_->cursor());
     const v1::BlockHeader head = ledger_->head();
     r.set_height(head.height());
@@ -1170,7 +784,7 @@ void Node::cluster_status(std::function<void(v1::ClusterStatusResponse)> then) {
     r.set_state_root(head.state_root());
     r.set_tree_size(head.tree_size());
     r.set_merkle_root(head.merkle_root());
-    r.set_role(consensus::role_name(raft_->role()));
+    r.set_role(consensus::role_name(raft.role()));
     if (auto problem = storage_problem()) {
       // The core is idle until storage recovers: what it last believed is not news.
       r.set_storage_problem(*problem);
@@ -1182,20 +796,20 @@ void Node::cluster_status(std::function<void(v1::ClusterStatusResponse)> then) {
                             std::to_string(damaged_height_.load()) + ": " + *damage +
                             "; repairing from peers");
     }
-    const auto& m = raft_->membership();
-    const uint64_t last = raft_->last_index();
+    const auto& m = raft.membership();
+    const uint64_t last = raft.last_index();
     auto add = [&](NodeId id, bool voter) {
       v1::Member* member = r.add_members();
       member->set_id(id);
       if (auto it = directory_.find(id); it != directory_.end()) member->set_address(it->second);
       member->set_voter(voter);
-      if (id == raft_->leader()) {
+      if (id == raft.leader()) {
         member->set_role("leader");
       } else {
         member->set_role(voter ? "follower" : "learner");
       }
-      if (is_leader_) {
-        const uint64_t match = id == config_.node_id ? last : raft_->match_of(id);
+      if (is_leader) {
+        const uint64_t match = id == config_.node_id ? last : raft.match_of(id);
         member->set_match_index(match);
         member->set_lag(last > match ? last - match : 0);
       }
@@ -1204,36 +818,6 @@ void Node::cluster_status(std::function<void(v1::ClusterStatusResponse)> then) {
     for (NodeId id : m.learners) add(id, false);
     then(std::move(r));
   });
-}
-
-base::Status Node::compact_log(uint64_t index) {
-  // Callers pass the ledger's cursor, which a block sync moves ahead of the core's applied
-  // index; the core refuses a compaction beyond that (after storage has already compacted).
-  index = std::min(index, raft_->last_applied());
-  const consensus::CompactionPoint point = storage_->compaction_point();
-  if (index <= point.index) return base::Status::ok();
-  // The blocks up to index must be durable before the entries they came from are dropped.
-  RETURN_IF_ERROR(ledger::from_rocks(db_->db()->FlushWAL(/*sync=*/true), "sync blocks"));
-  ASSIGN_OR_RETURN(consensus::Membership membership, raft_->membership_at(index));
-  RETURN_IF_ERROR(storage_->compact(index, membership));
-  RETURN_IF_ERROR(raft_->compacted(index));
-  compaction_height_ = ledger_->head().height();
-  spdlog::info("node {} compacted its raft log up to index {}", config_.node_id, index);
-  return base::Status::ok();
-}
-
-void Node::maybe_auto_compact() {
-  const uint64_t keep = config_.raft.auto_compact_entries;
-  if (keep == 0) return;
-  const uint64_t applied = ledger_->cursor();
-  const uint64_t compacted = storage_->compaction_point().index;
-  // Keep `keep` entries behind the applied index so that briefly lagging followers catch up
-  // from the log, not by block sync.
-  if (applied < compacted + 2 * keep) return;
-  if (auto s = compact_log(applied - keep); !s.is_ok()) {
-    if (s.code() == base::Code::kBusy) return on_storage_write_failure("automatic compaction", s);
-    spdlog::error("automatic compaction failed: {}", s.to_string());
-  }
 }
 
 void Node::admin(AdminOp op, NodeId id, std::string address,
@@ -1245,25 +829,25 @@ void Node::admin(AdminOp op, NodeId id, std::string address,
     switch (op) {
       case AdminOp::kCompact: {
         const uint64_t applied = ledger_->cursor();
-        auto s = compact_log(applied);
+        auto s = replica_->compact(applied);
         then(s, "compacted the raft log up to index " + std::to_string(applied));
         return;
       }
       case AdminOp::kTransfer: {
-        if (!is_leader_) return not_leader();
-        auto s = raft_->transfer_leadership(id);
-        schedule_ready();
+        if (!replica_->is_leader()) return not_leader();
+        auto s = replica_->raft().transfer_leadership(id);
+        execute(replica_->process());
         then(s, "leadership transfer to node " + std::to_string(id) + " started");
         return;
       }
       case AdminOp::kAddLearner: {
-        if (!is_leader_) return not_leader();
+        if (!replica_->is_leader()) return not_leader();
         if (auto s = check_host_port(address, "member address"); !s.is_ok()) return then(s, "");
         // Refuse a change the core would refuse before recording the address: an AddMember
         // naming a current member would otherwise point every node's directory entry for that
         // member at the new address, cutting it off from the cluster.
         if (auto next = consensus::apply_membership_change(
-                raft_->membership(), {consensus::MembershipChangeType::kAddLearner, id});
+                replica_->raft().membership(), {consensus::MembershipChangeType::kAddLearner, id});
             !next.is_ok()) {
           return then(next.status(), "");
         }
@@ -1273,10 +857,10 @@ void Node::admin(AdminOp op, NodeId id, std::string address,
         payload.mutable_member_address()->set_id(id);
         payload.mutable_member_address()->set_address(address);
         directory_[id] = address;
-        auto first = raft_->propose(payload.SerializeAsString());
+        auto first = replica_->raft().propose(payload.SerializeAsString());
         if (!first.is_ok()) return then(first.status(), "");
-        auto change = raft_->propose_membership({consensus::MembershipChangeType::kAddLearner, id});
-        schedule_ready();
+        auto change = replica_->raft().propose_membership({consensus::MembershipChangeType::kAddLearner, id});
+        execute(replica_->process());
         if (!change.is_ok()) return then(change.status(), "");
         then(base::Status::ok(), "node " + std::to_string(id) + " at " + address +
                                      " added as learner (entry " + std::to_string(*change) + ")");
@@ -1284,11 +868,11 @@ void Node::admin(AdminOp op, NodeId id, std::string address,
       }
       case AdminOp::kPromote:
       case AdminOp::kRemove: {
-        if (!is_leader_) return not_leader();
+        if (!replica_->is_leader()) return not_leader();
         const auto type = op == AdminOp::kPromote ? consensus::MembershipChangeType::kPromoteLearner
                                                   : consensus::MembershipChangeType::kRemove;
-        auto change = raft_->propose_membership({type, id});
-        schedule_ready();
+        auto change = replica_->raft().propose_membership({type, id});
+        execute(replica_->process());
         if (!change.is_ok()) return then(change.status(), "");
         then(base::Status::ok(), std::string(op == AdminOp::kPromote ? "promotion" : "removal") +
                                      " of node " + std::to_string(id) + " proposed (entry " +
@@ -1302,26 +886,22 @@ void Node::admin(AdminOp op, NodeId id, std::string address,
 void Node::deliver(std::vector<consensus::Message> messages) {
   asio::post(loop_, [this, messages = std::move(messages)] {
     if (stopped_.load() || storage_degraded_.load()) return;  // cannot persist: no answer
-    for (const consensus::Message& m : messages) {
-      auto s = raft_->step(m);
-      if (!s.is_ok()) spdlog::debug("raft message from {} ignored: {}", m.from, s.to_string());
-    }
-    schedule_ready();
+    execute(replica_->step(messages));
   });
 }
 
 // ---------------------------------------------------------------------------------------------
 // Catch-up by block sync
 
-void Node::start_catch_up(const consensus::CatchUp& cu) {
-  if (catching_up_.count(cu.peer)) return;
-  auto channel = channel_to(cu.peer);
+void Node::start_catch_up(NodeId peer) {
+  auto channel = channel_to(peer);
   if (!channel) {
-    (void)raft_->report_catch_up(cu.peer, 0, false);
+    asio::post(loop_, [this, peer] {
+      if (!stopped_.load()) execute(replica_->catch_up_done(peer, 0, false));
+    });
     return;
   }
-  catching_up_.insert(cu.peer);
-  const consensus::CompactionPoint point = storage_->compaction_point();
+  const consensus::CompactionPoint point = replica_->compaction_point();
   struct Call {
     grpc::ClientContext context;
     v1::CatchUpRequest request;
@@ -1334,23 +914,20 @@ void Node::start_catch_up(const consensus::CatchUp& cu) {
   call->request.set_term(point.term);
   for (NodeId v : point.membership.voters) call->request.add_voters(v);
   for (NodeId l : point.membership.learners) call->request.add_learners(l);
-  call->request.set_height(compaction_height_);
+  call->request.set_height(replica_->compaction_height());
   if (insecure()) call->context.AddMetadata("x-credledger-role", "node:" + std::to_string(config_.node_id));
   call->context.set_deadline(std::chrono::system_clock::now() + std::chrono::minutes(10));
   call->stub = v1::PeerService::NewStub(channel);
   metrics_.observe_message_bytes(Metrics::Path::kCatchUp, call->request.ByteSizeLong());
   spdlog::info("node {} is behind the compaction point ({}); asking it to catch up by block sync",
-               cu.peer, point.index);
-  const NodeId peer = cu.peer;
+               peer, point.index);
   call->stub->async()->CatchUp(&call->context, &call->request, &call->response,
                                base::tsan_handoff([this, call, peer](grpc::Status status) {
                                  asio::post(loop_, [this, call, peer, status] {
                                    const bool ok = status.ok() && call->response.ok();
                                    auto report = [this, call, peer, ok] {
-                                     catching_up_.erase(peer);
-                                     (void)raft_->report_catch_up(peer, call->response.index(),
-                                                                  ok);
-                                     schedule_ready();
+                                     execute(replica_->catch_up_done(
+                                         peer, call->response.index(), ok));
                                    };
                                    if (ok) return report();
                                    spdlog::warn("catch-up of node {} failed: {} {}", peer,
@@ -1428,10 +1005,7 @@ void Node::catch_up(v1::CatchUpRequest request, std::function<void(v1::CatchUpRe
         break;
       }
       // Verified by replaying: every header field, receipt and root must come out the same.
-      auto s = on_loop([&] {
-        RETURN_IF_ERROR(check_disk_space());
-        return ledger_->apply_block(block, nullptr, block.log_index());
-      });
+      auto s = on_loop([&] { return replica_->apply_synced_block(block); });
       if (!s.is_ok()) {
         context.TryCancel();
         (void)reader->Finish();
@@ -1454,23 +1028,10 @@ void Node::catch_up(v1::CatchUpRequest request, std::function<void(v1::CatchUpRe
     point.membership.voters.assign(request.voters().begin(), request.voters().end());
     point.membership.learners.assign(request.learners().begin(), request.learners().end());
     auto s = on_loop([&]() -> base::Status {
-      // A store that failed a write is replaced before it is used again (storage_faults.cc).
-      if (storage_degraded_.load()) return base::Status::unavailable("this node's disk is full");
-      if (raft_->commit_index() >= point.index) return base::Status::ok();  // caught up meanwhile
-      // If the log already holds the point's entry, entries after it may have been acknowledged
-      // to the leader: keep them; the leader's probing finds the match.
-      auto term = raft_->term_at(point.index);
-      if (term.is_ok() && *term == point.term) return base::Status::ok();
-      if (auto reset = storage_->reset(point); !reset.is_ok()) {
-        if (reset.code() == base::Code::kBusy) on_storage_write_failure("reset raft log", reset);
-        return reset;
-      }
-      RETURN_IF_ERROR(raft_->reset_log(point));
-      // Blocks of an earlier, interrupted sync may already reach past the point: the cursor
-      // never moves back, or those entries would be applied twice.
-      if (ledger_->cursor() < point.index) RETURN_IF_ERROR(ledger_->set_cursor(point.index));
-      schedule_ready();
-      return base::Status::ok();
+      Effects effects;
+      base::Status finished = replica_->finish_sync(point, effects);
+      execute(std::move(effects));
+      return finished;
     });
     if (!s.is_ok()) return fail("reset log: " + s.to_string());
     spdlog::info("caught up by block sync: {} blocks, log resumes after index {}", applied_blocks,
@@ -1583,6 +1144,7 @@ void Node::checkpoint_round() {
   });
   if (storage_degraded_.load() || !check_disk_space().is_ok()) return;  // stores checkpoints
   adopt_pending_checkpoints();
+  reshare_latest_checkpoint();
   const uint64_t height = ledger_->head().height();
   if (height == 0 || height == last_checkpoint_height_) return;
   auto cp = ledger::checkpoint_at(*ledger_, height);
@@ -1636,8 +1198,15 @@ void Node::checkpoint_round() {
 template <typename Request, typename Response, typename Invoke, typename Done>
 void Node::call_peers(const Request& request, Invoke invoke, Done done) {
   for (const auto& [peer, address] : transport_->addresses()) {
+    call_peer<Request, Response>(peer, request, invoke, done);
+  }
+}
+
+template <typename Request, typename Response, typename Invoke, typename Done>
+void Node::call_peer(consensus::NodeId peer, const Request& request, Invoke invoke, Done done) {
+  {
     auto channel = channel_to(peer);
-    if (!channel) continue;
+    if (!channel) return;
     struct Call {
       grpc::ClientContext context;
       Request request;
@@ -1680,15 +1249,49 @@ void Node::share_checkpoint(const ledger::CosignedCheckpoint& checkpoint) {
   const uint64_t height = checkpoint.checkpoint.height();
   v1::ShareCheckpointRequest request;
   request.set_note(checkpoint.text());
-  call_peers<v1::ShareCheckpointRequest, v1::ShareCheckpointResponse>(
-      request, [](auto* peer, auto&&... args) { peer->ShareCheckpoint(args...); },
-      [height](consensus::NodeId peer, const grpc::Status& status,
-               const v1::ShareCheckpointResponse&) {
-        if (status.error_code() == grpc::INVALID_ARGUMENT) {
-          spdlog::error("node {} refused the quorum checkpoint {}: {}", peer, height,
-                        status.error_message());
-        }
-      });
+  for (const auto& [peer, address] : transport_->addresses()) {
+    // One share per peer at a time; one that failed or was skipped is sent again by the next
+    // checkpoint round (reshare_latest_checkpoint) until the peer has acknowledged it.
+    if (sharing_.count(peer)) continue;
+    if (auto acked = checkpoint_acked_.find(peer);
+        acked != checkpoint_acked_.end() && acked->second >= height) {
+      continue;
+    }
+    sharing_.insert(peer);
+    call_peer<v1::ShareCheckpointRequest, v1::ShareCheckpointResponse>(
+        peer, request, [](auto* stub, auto&&... args) { stub->ShareCheckpoint(args...); },
+        [this, height](consensus::NodeId peer, const grpc::Status& status,
+                       const v1::ShareCheckpointResponse&) {
+          if (status.error_code() == grpc::INVALID_ARGUMENT) {
+            spdlog::error("node {} refused the quorum checkpoint {}: {}", peer, height,
+                          status.error_message());
+          }
+          asio::post(loop_, [this, peer, height, ok = status.ok()] {
+            sharing_.erase(peer);
+            // Kept or pending there: either way the peer has it (a pending note is adopted
+            // once the peer applies that height).
+            if (ok) checkpoint_acked_[peer] = std::max(checkpoint_acked_[peer], height);
+          });
+        });
+  }
+}
+
+void Node::reshare_latest_checkpoint() {
+  const uint64_t height = trusted_checkpoint_height_.load();
+  if (height == 0) return;
+  const auto& peers = transport_->addresses();
+  const bool all_acked = std::all_of(peers.begin(), peers.end(), [&](const auto& peer) {
+    auto acked = checkpoint_acked_.find(peer.first);
+    return acked != checkpoint_acked_.end() && acked->second >= height;
+  });
+  if (all_acked) return;
+  auto latest = checkpoint(height);
+  if (!latest.is_ok()) {
+    spdlog::error("cannot read the latest quorum checkpoint {}: {}", height,
+                  latest.status().to_string());
+    return;
+  }
+  share_checkpoint(*latest);
 }
 
 void Node::learn_checkpoint(std::string note,

@@ -38,6 +38,7 @@
 #include "node/auth.h"
 #include "node/config.h"
 #include "node/metrics.h"
+#include "node/replica.h"
 #include "node/transport.h"
 #include "proto/api.grpc.pb.h"
 
@@ -51,11 +52,11 @@ struct SubmitCall {
   std::vector<v1::SignedEvent> events;
   std::vector<ledger::StaticCheck> checks;
   std::vector<ledger::Hash> hashes;
-  std::vector<std::optional<v1::Receipt>> receipts;
-  size_t pending = 0;
   std::chrono::steady_clock::time_point started;
   std::chrono::steady_clock::time_point deadline;
+  int64_t deadline_ms = 0;  // the same deadline on now_ms()'s clock, for the Replica
   std::function<void(const grpc::Status&, std::vector<v1::Receipt>)> done;
+  CallId id = 0;          // loop thread: its number in submits_ while the Replica has it
   bool finished = false;  // loop thread only, once the call reached the loop
 };
 
@@ -115,7 +116,9 @@ class Node {
   // Checkpoints (ledger/checkpoint.h). The node cosigns its head every checkpoint_interval_ms
   // and asks its peers to cosign the same body; a checkpoint cosigned by a quorum of agencies
   // becomes trusted, and its maker shares it with every peer, which keeps it once it has
-  // applied that height and found the same body. So every node keeps every quorum checkpoint it
+  // applied that height and found the same body. Every node also shares its latest trusted
+  // checkpoint, each checkpoint round, with every peer that has not acknowledged it yet, so a
+  // peer that was down or slow when it was made still learns it. So every node keeps every quorum checkpoint it
   // made or learned, and answers GetCheckpoint and proofs for the same heights. A stored note
   // only ever gains valid cosignatures: it is never replaced by one with fewer.
   // Only trusted checkpoints are served: height 0 = the latest trusted one; kNotFound if there
@@ -169,17 +172,14 @@ class Node {
   base::Status open();
 
   // ---- loop thread ----
-  void schedule_ready();
-  void process_ready();
+  // Carries out what the Replica decided (replica.h, Effects), in the order it requires.
+  void execute(Effects effects);
+  void run_verify_job(VerifyJob job);
+  void finish_submit(SubmitReply reply);
+  void finish_read(ReadReply reply);
   void on_tick();
-  void apply_entry(const consensus::Entry& entry);
   void learn_member_address(const v1::MemberAddress& member);
-  struct PreVerified;
-  void apply_block_entry(const consensus::Entry& entry, const v1::BlockBody& body,
-                         PreVerified* pre);
-  void preverify(const consensus::Entry& entry);
-  std::shared_ptr<PreVerified> take_preverified(const consensus::Entry& entry);
-  void on_block_applied(const v1::Block& block, const v1::BlockBody& body);
+  void on_block_applied(const AppliedBlock& applied);
   void on_submit_verified(std::shared_ptr<SubmitCall> call);
   // Forwards a verified call to the leader. The forward is tracked (forwards_) so that a leader
   // change cancels it and hands the call on to the new leader (redispatch_submit).
@@ -190,14 +190,9 @@ class Node {
   // The core names a different leader (0 = none known).
   void on_leader_changed(consensus::NodeId leader);
   grpc::Status submit_timed_out() const;
-  void flush_batch();
   void fail_call(const std::shared_ptr<SubmitCall>& call, const grpc::Status& status);
-  void finish_call(const std::shared_ptr<SubmitCall>& call);
   void on_leadership_change(bool is_leader);
-  void serve_ready_reads();
-  void start_catch_up(const consensus::CatchUp& catch_up);
-  base::Status compact_log(uint64_t index);
-  void maybe_auto_compact();
+  void start_catch_up(consensus::NodeId peer);
   void update_peers(const consensus::Membership& membership);
   void fatal(const std::string& what, const base::Status& status);
   // (Re)creates the Raft log store and core from what the database holds.
@@ -211,8 +206,6 @@ class Node {
   // Records damage found (any thread) and starts one repair thread if none runs.
   void on_damage_found(std::vector<ledger::Damage> damages);
   void repair_storage(std::vector<ledger::Damage> damages);
-  std::vector<ledger::SignatureState> verify_block_signatures(const v1::BlockBody& body,
-                                                              std::vector<ledger::Hash>& hashes);
   void persist_address(consensus::NodeId id, const std::string& address);
   void checkpoint_round();
   void add_cosignature(uint64_t height, const ledger::NoteSignature& signature);
@@ -233,8 +226,15 @@ class Node {
   // checkpoint intervals; `done(peer, status, response)` runs on a gRPC thread.
   template <typename Request, typename Response, typename Invoke, typename Done>
   void call_peers(const Request& request, Invoke invoke, Done done);
-  // Hands a quorum checkpoint to every peer (ShareCheckpoint), without waiting for answers.
+  // The same call to one peer (nothing if no channel to it is known).
+  template <typename Request, typename Response, typename Invoke, typename Done>
+  void call_peer(consensus::NodeId peer, const Request& request, Invoke invoke, Done done);
+  // Hands a quorum checkpoint to every peer that has not acknowledged one at its height or
+  // above (ShareCheckpoint), without waiting for answers. REQUIRES: loop thread.
   void share_checkpoint(const ledger::CosignedCheckpoint& checkpoint);
+  // Shares the latest trusted checkpoint again with peers that have not acknowledged it (one
+  // that was down or slow when it was first shared). Every checkpoint round.
+  void reshare_latest_checkpoint();
   // Keeps a peer's quorum checkpoint of an applied height if its body is this node's.
   base::Status adopt_checkpoint(const ledger::CosignedCheckpoint& checkpoint);
   void adopt_pending_checkpoints();
@@ -243,9 +243,8 @@ class Node {
   std::shared_ptr<const ledger::Consortium> consortium_;
   std::unique_ptr<ledger::Database> db_;
   std::unique_ptr<ledger::Ledger> ledger_;
-  std::unique_ptr<consensus::RocksLogStorage> storage_;
   std::unique_ptr<consensus::SplitMix64Rng> rng_;
-  std::unique_ptr<consensus::Raft> raft_;
+  std::unique_ptr<Replica> replica_;  // loop thread
   std::shared_ptr<grpc::ChannelCredentials> peer_credentials_;
   std::unique_ptr<PeerTransport> transport_;
   Metrics metrics_;
@@ -266,26 +265,12 @@ class Node {
   std::mutex stop_mu_;
   std::condition_variable stop_cv_;
 
-  // Loop-thread state.
-  bool ready_scheduled_ = false;
-  bool is_leader_ = false;
-  bool batch_timer_armed_ = false;
-  std::vector<v1::SignedEvent> batch_;
-  uint64_t batch_bytes_ = 0;
-  // event_id -> hash of events proposed by this leader and not yet applied.
-  std::unordered_map<std::string, ledger::Hash> inflight_;
-  // Hashes whose signature this node verified before proposing or forwarding to the leader:
-  // apply need not verify again.
-  std::set<ledger::Hash> verified_;
-  // Block entries appended to a follower's log whose signatures the verify pool checks while
-  // the entry waits to commit, so apply does not stop the loop to verify (by log index).
-  std::map<uint64_t, std::shared_ptr<PreVerified>> preverified_;
-  struct Waiter {
-    std::shared_ptr<SubmitCall> call;
-    size_t index;
-  };
-  std::unordered_map<std::string, std::vector<Waiter>> waiters_;
-  std::deque<std::shared_ptr<SubmitCall>> calls_;  // for deadlines
+  // Loop-thread state. What the Replica holds is named by number here: the calls it will
+  // answer, and the reads it will release.
+  bool flush_timer_armed_ = false;
+  CallId call_counter_ = 0;
+  std::map<CallId, std::shared_ptr<SubmitCall>> submits_;
+  std::map<CallId, std::function<void(const base::Status&)>> reads_;
   // Submits forwarded to a leader and not answered yet, by forward number. A leader change
   // cancels those sent to another node and redispatches them; none outlives its call's deadline.
   struct Forward;
@@ -293,13 +278,8 @@ class Node {
   uint64_t forward_counter_ = 0;
   // Forwarded calls whose leader changed while no new leader is known yet, with the old leader.
   std::deque<std::pair<std::shared_ptr<SubmitCall>, consensus::NodeId>> calls_awaiting_leader_;
-  consensus::NodeId known_leader_ = 0;  // the leader the loop last saw in a Ready
-  uint64_t read_counter_ = 0;
-  std::map<std::string, std::function<void(const base::Status&)>> reads_waiting_index_;
-  std::multimap<uint64_t, std::function<void(const base::Status&)>> reads_waiting_apply_;
-  std::set<consensus::NodeId> catching_up_;
+  consensus::NodeId known_leader_ = 0;  // the leader the Replica last named
   std::map<consensus::NodeId, std::string> directory_;  // every member's address ever learned
-  uint64_t compaction_height_ = 0;
   std::optional<ledger::KeyFile> agency_key_;
   std::string origin_;
   uint64_t last_checkpoint_height_ = 0;                 // loop thread
@@ -308,6 +288,10 @@ class Node {
   std::map<uint64_t, ledger::CosignedCheckpoint> recent_checkpoints_;
   // Quorum checkpoints peers shared for heights not applied here yet (loop thread).
   std::map<uint64_t, ledger::CosignedCheckpoint> pending_checkpoints_;
+  // The highest quorum checkpoint each peer acknowledged from this node, and the peers with a
+  // share in flight (loop thread).
+  std::map<consensus::NodeId, uint64_t> checkpoint_acked_;
+  std::set<consensus::NodeId> sharing_;
   std::atomic<uint64_t> trusted_checkpoint_height_{0};  // written by the loop, read anywhere
 
   // Catch-ups run on their own thread (one at a time); stop() waits for it.

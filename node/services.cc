@@ -15,6 +15,23 @@
 #include "node/requests.h"
 
 namespace node {
+grpc::Status to_grpc(const base::Status& s) {
+  if (s.is_ok()) return grpc::Status::OK;
+  grpc::StatusCode code = grpc::StatusCode::INTERNAL;
+  switch (s.code()) {
+    case base::Code::kOk: code = grpc::StatusCode::OK; break;
+    case base::Code::kNotFound: code = grpc::StatusCode::NOT_FOUND; break;
+    case base::Code::kInvalidArgument: code = grpc::StatusCode::INVALID_ARGUMENT; break;
+    case base::Code::kCorruption: code = grpc::StatusCode::DATA_LOSS; break;
+    case base::Code::kIOError: code = grpc::StatusCode::INTERNAL; break;
+    case base::Code::kNotLeader: code = grpc::StatusCode::UNAVAILABLE; break;
+    case base::Code::kBusy: code = grpc::StatusCode::RESOURCE_EXHAUSTED; break;
+    case base::Code::kUnavailable: code = grpc::StatusCode::UNAVAILABLE; break;
+    case base::Code::kAlreadyExists: code = grpc::StatusCode::ALREADY_EXISTS; break;
+  }
+  return grpc::Status(code, s.message());
+}
+
 namespace {
 
 using grpc::CallbackServerContext;
@@ -22,21 +39,6 @@ using grpc::ServerUnaryReactor;
 using grpc::Status;
 using grpc::StatusCode;
 
-Status to_grpc(const base::Status& s) {
-  if (s.is_ok()) return Status::OK;
-  StatusCode code = StatusCode::INTERNAL;
-  switch (s.code()) {
-    case base::Code::kOk: code = StatusCode::OK; break;
-    case base::Code::kNotFound: code = StatusCode::NOT_FOUND; break;
-    case base::Code::kInvalidArgument: code = StatusCode::INVALID_ARGUMENT; break;
-    case base::Code::kCorruption: code = StatusCode::DATA_LOSS; break;
-    case base::Code::kIOError: code = StatusCode::INTERNAL; break;
-    case base::Code::kNotLeader: code = StatusCode::UNAVAILABLE; break;
-    case base::Code::kBusy: code = StatusCode::RESOURCE_EXHAUSTED; break;
-    case base::Code::kUnavailable: code = StatusCode::UNAVAILABLE; break;
-  }
-  return Status(code, s.message());
-}
 
 // What a public caller is not shown of a blacklist entry, and of a status: the names go into
 // the answer's undisclosed_fields, so that a withheld score is never read as a score of 0.

@@ -9,7 +9,13 @@
 #include <memory>
 #include <vector>
 
+#include "base/status.h"
+
 namespace node {
+
+// The one mapping of a base::Status to the gRPC status a caller sees (kBusy is
+// RESOURCE_EXHAUSTED, kNotLeader UNAVAILABLE, kCorruption DATA_LOSS, kIOError INTERNAL).
+grpc::Status to_grpc(const base::Status& status);
 
 class Node;
 

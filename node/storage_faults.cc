@@ -89,14 +89,11 @@ void Node::on_storage_write_failure(const std::string& what, const base::Status&
   metrics_.storage_degraded = 1;
   spdlog::error("node {}: {} failed: {}; read-only until writes succeed again", config_.node_id,
                 what, status.to_string());
-  // What waits on this core's future can no longer be answered by it.
+  // What waits on this core's future can no longer be answered by it (the Replica halted
+  // itself if its own write failed).
   leader_id_ = 0;
   metrics_.leader_id = 0;
-  if (is_leader_) on_leadership_change(false);
-  for (auto& [ctx, fn] : reads_waiting_index_) {
-    fn(base::Status::unavailable("this node's disk is full; ask another node"));
-  }
-  reads_waiting_index_.clear();
+  if (!replica_->halted()) execute(replica_->halt("this node's disk is full; ask another node"));
   storage_retry_timer_.expires_after(kStorageRetryInterval);
   storage_retry_timer_.async_wait([this](const boost::system::error_code& ec) {
     if (!ec) retry_storage();
@@ -140,7 +137,7 @@ void Node::retry_storage() {
   }
   spdlog::warn("node {}: writes succeed again at {}; rejoining at applied index {}",
                config_.node_id, config_.data_dir, ledger_->cursor());
-  schedule_ready();
+  execute(replica_->process());
 }
 
 // ---------------------------------------------------------------------------------------------
