@@ -10,7 +10,7 @@
 #include <fstream>
 #include <future>
 #include <sstream>
-#include <latch>
+#include <tuple>
 
 #include "base/tsan.h"
 #include "ledger/event.h"
@@ -1144,7 +1144,7 @@ void Node::checkpoint_round() {
   });
   if (storage_degraded_.load() || !check_disk_space().is_ok()) return;  // stores checkpoints
   adopt_pending_checkpoints();
-  reshare_latest_checkpoint();
+  reshare_checkpoints();
   const uint64_t height = ledger_->head().height();
   if (height == 0 || height == last_checkpoint_height_) return;
   auto cp = ledger::checkpoint_at(*ledger_, height);
@@ -1203,10 +1203,10 @@ void Node::call_peers(const Request& request, Invoke invoke, Done done) {
 }
 
 template <typename Request, typename Response, typename Invoke, typename Done>
-void Node::call_peer(consensus::NodeId peer, const Request& request, Invoke invoke, Done done) {
+bool Node::call_peer(consensus::NodeId peer, const Request& request, Invoke invoke, Done done) {
   {
     auto channel = channel_to(peer);
-    if (!channel) return;
+    if (!channel) return false;
     struct Call {
       grpc::ClientContext context;
       Request request;
@@ -1227,6 +1227,7 @@ void Node::call_peer(consensus::NodeId peer, const Request& request, Invoke invo
              done(peer, status, call->response);
            }));
   }
+  return true;
 }
 
 void Node::add_cosignature(uint64_t height, const ledger::NoteSignature& signature) {
@@ -1247,51 +1248,57 @@ void Node::add_cosignature(uint64_t height, const ledger::NoteSignature& signatu
 
 void Node::share_checkpoint(const ledger::CosignedCheckpoint& checkpoint) {
   const uint64_t height = checkpoint.checkpoint.height();
-  v1::ShareCheckpointRequest request;
-  request.set_note(checkpoint.text());
+  const std::string note = checkpoint.text();
   for (const auto& [peer, address] : transport_->addresses()) {
-    // One share per peer at a time; one that failed or was skipped is sent again by the next
-    // checkpoint round (reshare_latest_checkpoint) until the peer has acknowledged it.
-    if (sharing_.count(peer)) continue;
-    if (auto acked = checkpoint_acked_.find(peer);
-        acked != checkpoint_acked_.end() && acked->second >= height) {
-      continue;
-    }
-    sharing_.insert(peer);
-    call_peer<v1::ShareCheckpointRequest, v1::ShareCheckpointResponse>(
-        peer, request, [](auto* stub, auto&&... args) { stub->ShareCheckpoint(args...); },
-        [this, height](consensus::NodeId peer, const grpc::Status& status,
-                       const v1::ShareCheckpointResponse&) {
-          if (status.error_code() == grpc::INVALID_ARGUMENT) {
-            spdlog::error("node {} refused the quorum checkpoint {}: {}", peer, height,
-                          status.error_message());
-          }
-          asio::post(loop_, [this, peer, height, ok = status.ok()] {
-            sharing_.erase(peer);
-            // Kept or pending there: either way the peer has it (a pending note is adopted
-            // once the peer applies that height).
-            if (ok) checkpoint_acked_[peer] = std::max(checkpoint_acked_[peer], height);
-          });
-        });
+    // Owed until the peer acknowledges it: a share that fails (a peer down or slow) is sent
+    // again by every checkpoint round (reshare_checkpoints), so every node learns every
+    // quorum checkpoint, not only the latest.
+    auto& owed = unshared_[peer];
+    owed[height] = note;
+    while (owed.size() > kRecentCheckpointsMax) owed.erase(owed.begin());
+    send_share(peer, height, note);
   }
 }
 
-void Node::reshare_latest_checkpoint() {
-  const uint64_t height = trusted_checkpoint_height_.load();
-  if (height == 0) return;
-  const auto& peers = transport_->addresses();
-  const bool all_acked = std::all_of(peers.begin(), peers.end(), [&](const auto& peer) {
-    auto acked = checkpoint_acked_.find(peer.first);
-    return acked != checkpoint_acked_.end() && acked->second >= height;
-  });
-  if (all_acked) return;
-  auto latest = checkpoint(height);
-  if (!latest.is_ok()) {
-    spdlog::error("cannot read the latest quorum checkpoint {}: {}", height,
-                  latest.status().to_string());
-    return;
+void Node::send_share(consensus::NodeId peer, uint64_t height, const std::string& note) {
+  v1::ShareCheckpointRequest request;
+  request.set_note(note);
+  const bool sent = call_peer<v1::ShareCheckpointRequest, v1::ShareCheckpointResponse>(
+      peer, request, [](auto* stub, auto&&... args) { stub->ShareCheckpoint(args...); },
+      [this, height](consensus::NodeId peer, const grpc::Status& status,
+                     const v1::ShareCheckpointResponse&) {
+        const bool refused = status.error_code() == grpc::INVALID_ARGUMENT;
+        if (refused) {
+          spdlog::error("node {} refused the quorum checkpoint {}: {}", peer, height,
+                        status.error_message());
+        }
+        asio::post(loop_, [this, peer, height, done = status.ok() || refused] {
+          if (--sharing_[peer] == 0) sharing_.erase(peer);
+          // Kept or pending there (a pending note is adopted once the peer applies that
+          // height), or refused for good: either way nothing is owed any more.
+          if (!done) return;
+          auto owed = unshared_.find(peer);
+          if (owed == unshared_.end()) return;
+          owed->second.erase(height);
+          if (owed->second.empty()) unshared_.erase(owed);
+        });
+      });
+  if (sent) {
+    ++sharing_[peer];
+  } else {
+    unshared_.erase(peer);  // no longer a peer
   }
-  share_checkpoint(*latest);
+}
+
+void Node::reshare_checkpoints() {
+  // Peers with a share in flight wait for its answer, so a slow peer does not collect a retry
+  // per round.
+  std::vector<std::tuple<consensus::NodeId, uint64_t, std::string>> due;
+  for (const auto& [peer, owed] : unshared_) {
+    if (sharing_.count(peer)) continue;
+    for (const auto& [height, note] : owed) due.emplace_back(peer, height, note);
+  }
+  for (const auto& [peer, height, note] : due) send_share(peer, height, note);
 }
 
 void Node::learn_checkpoint(std::string note,

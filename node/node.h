@@ -116,9 +116,9 @@ class Node {
   // Checkpoints (ledger/checkpoint.h). The node cosigns its head every checkpoint_interval_ms
   // and asks its peers to cosign the same body; a checkpoint cosigned by a quorum of agencies
   // becomes trusted, and its maker shares it with every peer, which keeps it once it has
-  // applied that height and found the same body. Every node also shares its latest trusted
-  // checkpoint, each checkpoint round, with every peer that has not acknowledged it yet, so a
-  // peer that was down or slow when it was made still learns it. So every node keeps every quorum checkpoint it
+  // applied that height and found the same body. A share that fails is sent again every
+  // checkpoint round until the peer acknowledges it, so a peer that was down or slow when a
+  // checkpoint was made still learns it (the last kRecentCheckpointsMax are kept owed). So every node keeps every quorum checkpoint it
   // made or learned, and answers GetCheckpoint and proofs for the same heights. A stored note
   // only ever gains valid cosignatures: it is never replaced by one with fewer.
   // Only trusted checkpoints are served: height 0 = the latest trusted one; kNotFound if there
@@ -226,15 +226,16 @@ class Node {
   // checkpoint intervals; `done(peer, status, response)` runs on a gRPC thread.
   template <typename Request, typename Response, typename Invoke, typename Done>
   void call_peers(const Request& request, Invoke invoke, Done done);
-  // The same call to one peer (nothing if no channel to it is known).
+  // The same call to one peer; false (and no call) if no channel to it is known.
   template <typename Request, typename Response, typename Invoke, typename Done>
-  void call_peer(consensus::NodeId peer, const Request& request, Invoke invoke, Done done);
-  // Hands a quorum checkpoint to every peer that has not acknowledged one at its height or
-  // above (ShareCheckpoint), without waiting for answers. REQUIRES: loop thread.
+  bool call_peer(consensus::NodeId peer, const Request& request, Invoke invoke, Done done);
+  // Hands a quorum checkpoint to every peer (ShareCheckpoint) and keeps it owed to each until
+  // that peer acknowledges it, without waiting for answers. REQUIRES: loop thread.
   void share_checkpoint(const ledger::CosignedCheckpoint& checkpoint);
-  // Shares the latest trusted checkpoint again with peers that have not acknowledged it (one
-  // that was down or slow when it was first shared). Every checkpoint round.
-  void reshare_latest_checkpoint();
+  void send_share(consensus::NodeId peer, uint64_t height, const std::string& note);
+  // Every checkpoint round: sends again what is owed to peers with no share in flight (a peer
+  // that was down or slow when the checkpoint was shared).
+  void reshare_checkpoints();
   // Keeps a peer's quorum checkpoint of an applied height if its body is this node's.
   base::Status adopt_checkpoint(const ledger::CosignedCheckpoint& checkpoint);
   void adopt_pending_checkpoints();
@@ -288,10 +289,10 @@ class Node {
   std::map<uint64_t, ledger::CosignedCheckpoint> recent_checkpoints_;
   // Quorum checkpoints peers shared for heights not applied here yet (loop thread).
   std::map<uint64_t, ledger::CosignedCheckpoint> pending_checkpoints_;
-  // The highest quorum checkpoint each peer acknowledged from this node, and the peers with a
-  // share in flight (loop thread).
-  std::map<consensus::NodeId, uint64_t> checkpoint_acked_;
-  std::set<consensus::NodeId> sharing_;
+  // Quorum notes this node shared and each peer has not acknowledged yet (at most
+  // kRecentCheckpointsMax per peer), and the shares in flight per peer (loop thread).
+  std::map<consensus::NodeId, std::map<uint64_t, std::string>> unshared_;
+  std::map<consensus::NodeId, int> sharing_;
   std::atomic<uint64_t> trusted_checkpoint_height_{0};  // written by the loop, read anywhere
 
   // Catch-ups run on their own thread (one at a time); stop() waits for it.

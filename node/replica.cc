@@ -30,7 +30,7 @@ struct Replica::Call {
 // One committed (or, on a follower, appended) block entry and its signature checks.
 // Invariant: ready to apply once jobs_left == 0.
 struct Replica::Pending {
-  consensus::Entry entry;  // data cleared once parsed into payload
+  consensus::Entry entry;  // data only when not parsed into payload
   std::shared_ptr<const v1::EntryPayload> payload;  // null: not a block entry
   std::vector<ledger::SignatureState> states;
   std::vector<ledger::Hash> hashes;
@@ -185,10 +185,9 @@ void Replica::drain(Effects& out) {
 
 // ---- apply ----
 
-void Replica::preverify(const consensus::Entry& entry, Effects& out) {
-  if (entry.type != consensus::EntryType::kNormal || entry.data.empty()) return;
-  auto payload = std::make_shared<v1::EntryPayload>();
-  if (!payload->ParseFromString(entry.data) || !payload->has_block()) return;
+std::shared_ptr<Replica::Pending> Replica::block_pending(
+    const consensus::Entry& entry, std::shared_ptr<const v1::EntryPayload> payload,
+    size_t job_events_min, Effects& out) {
   auto pending = std::make_shared<Pending>();
   pending->entry.index = entry.index;
   pending->entry.term = entry.term;
@@ -201,19 +200,29 @@ void Replica::preverify(const consensus::Entry& entry, Effects& out) {
   for (size_t i = 0; i < n; ++i) {
     pending->hashes[i] = ledger::event_hash(body.events(static_cast<int>(i)));
     if (verified_.count(pending->hashes[i])) {
-      pending->states[i] = ledger::SignatureState::kValid;  // checked before forwarding it
+      pending->states[i] = ledger::SignatureState::kValid;  // checked before proposing/forwarding
     } else {
       job.indexes.push_back(i);
     }
   }
   pending->payload = payload;
-  preverified_[entry.index] = pending;
-  if (job.indexes.empty()) return;
-  job.id = ++job_counter_;
-  job.payload = std::move(payload);
-  pending->jobs_left = 1;
-  jobs_[job.id] = pending;
-  out.verify_jobs.push_back(std::move(job));
+  // Fewer than job_events_min left unchecked: apply checks them itself.
+  if (!job.indexes.empty() && job.indexes.size() >= job_events_min) {
+    job.id = ++job_counter_;
+    job.payload = std::move(payload);
+    pending->jobs_left = 1;
+    jobs_[job.id] = pending;
+    out.verify_jobs.push_back(std::move(job));
+  }
+  return pending;
+}
+
+void Replica::preverify(const consensus::Entry& entry, Effects& out) {
+  if (entry.type != consensus::EntryType::kNormal || entry.data.empty()) return;
+  auto payload = std::make_shared<v1::EntryPayload>();
+  if (!payload->ParseFromString(entry.data) || !payload->has_block()) return;
+  // The pool checks every signature while the entry waits to commit.
+  preverified_[entry.index] = block_pending(entry, std::move(payload), 1, out);
 }
 
 void Replica::queue_committed(const consensus::Entry& entry, Effects& out) {
@@ -222,41 +231,27 @@ void Replica::queue_committed(const consensus::Entry& entry, Effects& out) {
   if (it != preverified_.end() && it->second->entry.term == entry.term) pending = it->second;
   // Entries at or below this index are committed (or were replaced): nothing will ask again.
   preverified_.erase(preverified_.begin(), preverified_.upper_bound(entry.index));
-  if (!pending) {
-    pending = std::make_shared<Pending>();
-    pending->entry = entry;
-    if (entry.type == consensus::EntryType::kNormal && !entry.data.empty() &&
-        entry.index > ledger_.cursor()) {
-      auto payload = std::make_shared<v1::EntryPayload>();
-      if (payload->ParseFromString(pending->entry.data)) {
-        pending->entry.data.clear();
-        if (payload->has_block()) {
-          const v1::BlockBody& body = payload->block();
-          const size_t n = static_cast<size_t>(body.events_size());
-          pending->states.assign(n, ledger::SignatureState::kUnchecked);
-          pending->hashes.resize(n);
-          VerifyJob job;
-          for (size_t i = 0; i < n; ++i) {
-            pending->hashes[i] = ledger::event_hash(body.events(static_cast<int>(i)));
-            if (verified_.count(pending->hashes[i])) {
-              pending->states[i] = ledger::SignatureState::kValid;  // checked before proposing
-            } else {
-              job.indexes.push_back(i);
-            }
-          }
-          // A few left: apply checks them itself. Many (a restart handing out entries again):
-          // the pool checks them while the loop goes on.
-          if (job.indexes.size() >= 2 * kVerifyChunkEvents) {
-            job.id = ++job_counter_;
-            job.payload = payload;
-            pending->jobs_left = 1;
-            jobs_[job.id] = pending;
-            out.verify_jobs.push_back(std::move(job));
-          }
-        }
+  if (!pending && entry.type == consensus::EntryType::kNormal && !entry.data.empty() &&
+      entry.index > ledger_.cursor()) {
+    auto payload = std::make_shared<v1::EntryPayload>();
+    if (payload->ParseFromString(entry.data)) {
+      if (payload->has_block()) {
+        // A leader's own proposals were checked before proposing; many unchecked ones (a
+        // restart handing entries out again) go to the pool while the loop goes on.
+        pending = block_pending(entry, std::move(payload), 2 * kVerifyChunkEvents, out);
+      } else {
+        pending = std::make_shared<Pending>();
+        pending->entry.index = entry.index;
+        pending->entry.term = entry.term;
+        pending->entry.type = entry.type;
         pending->payload = std::move(payload);
       }
     }
+  }
+  if (!pending) {
+    // Not a payload, or already applied: apply_entry looks at the entry itself.
+    pending = std::make_shared<Pending>();
+    pending->entry = entry;
   }
   apply_queue_.push_back(std::move(pending));
 }
@@ -298,7 +293,7 @@ bool Replica::apply_entry(Pending& pending, Effects& out) {
       v1::EntryPayload payload;
       const v1::EntryPayload* known = pending.payload.get();
       if (!known && !entry.data.empty() && payload.ParseFromString(entry.data)) known = &payload;
-      if (known && known->has_member_address()) learn_address(known->member_address(), out);
+      if (known && known->has_member_address()) out.addresses.push_back(known->member_address());
     }
     return true;
   }
@@ -318,7 +313,7 @@ bool Replica::apply_entry(Pending& pending, Effects& out) {
   }
   const v1::EntryPayload& payload = *pending.payload;
   if (payload.has_member_address()) {
-    learn_address(payload.member_address(), out);
+    out.addresses.push_back(payload.member_address());
     return advance_cursor();
   }
   if (!payload.has_block()) return advance_cursor();
@@ -334,10 +329,6 @@ bool Replica::apply_entry(Pending& pending, Effects& out) {
   }
   on_block_applied(*block, pending.payload, out);
   return true;
-}
-
-void Replica::learn_address(const v1::MemberAddress& address, Effects& out) {
-  out.addresses.push_back(address);
 }
 
 void Replica::on_block_applied(const v1::Block& block,

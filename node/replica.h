@@ -187,7 +187,6 @@ class Replica {
   // check them again. forget_verified() when the forward failed.
   void note_verified(const std::vector<ledger::Hash>& hashes);
   void forget_verified(const std::vector<ledger::Hash>& hashes);
-  size_t calls_waiting() const { return calls_.size(); }
 
  private:
   struct Call;
@@ -196,11 +195,15 @@ class Replica {
   void queue_committed(const consensus::Entry& entry, Effects& out);
   void apply_ready(Effects& out);
   bool apply_entry(Pending& pending, Effects& out);
-  void learn_address(const v1::MemberAddress& address, Effects& out);
   void on_block_applied(const v1::Block& block, std::shared_ptr<const v1::EntryPayload> payload,
                         Effects& out);
   void serve_ready_reads(Effects& out);
   void preverify(const consensus::Entry& entry, Effects& out);
+  // A block entry's hashes and the states known from verified_; a VerifyJob for the rest if at
+  // least job_events_min are unchecked (fewer are left to apply).
+  std::shared_ptr<Pending> block_pending(const consensus::Entry& entry,
+                                         std::shared_ptr<const v1::EntryPayload> payload,
+                                         size_t job_events_min, Effects& out);
   void admit(std::shared_ptr<Call> call, Effects& out);
   void flush_batch(Effects& out);
   void answer_call(const std::shared_ptr<Call>& call, Effects& out);
